@@ -1,0 +1,530 @@
+"""The `egoget` command: the only module that prints, prompts, draws progress, picks exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+import click
+
+from .config import FetchConfig, build_config, load_json_config
+from .constants import ENV_DEBUG, PLAIN_PROGRESS_INTERVAL_S
+from .datasets.uris import plan_uris, read_list_file
+from .errors import EgogetError, ExitCode, UsageError
+from .report import output_status, verify_output
+from .run import RunResult, execute, source_registry
+from .sources import SourceRegistry
+from .transfer.events import (
+    BytesReceived,
+    Event,
+    FileDone,
+    FileFailed,
+    FileStarted,
+    Restarting,
+    Retrying,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_FAILURES_SHOWN = 20
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def err(message: str) -> None:
+    click.echo(f"egoget: {message}", err=True)
+
+
+def show_error(error: EgogetError) -> None:
+    err(f"error: {error.message}")
+    if error.hint:
+        click.echo(f"  hint: {error.hint}", err=True)
+
+
+class ProgressView:
+    """Renders engine events: tqdm bars on a terminal, a plain line every few seconds otherwise."""
+
+    def __init__(self, files: int, known_bytes: int, unknown_dests: set[str], mode: str):
+        self._files_total = files
+        self._files_done = 0
+        self._unknown_dests = unknown_dests
+        self._mode = mode
+        self._lock = threading.Lock()
+        self._bytes = 0
+        self._total_bytes = known_bytes
+        self._started = time.monotonic()
+        self._last_line = self._started
+        self._bar: Any = None
+        if mode == "bar":
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=known_bytes,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                dynamic_ncols=True,
+                file=sys.stderr,
+                desc=self._files_label(),
+            )
+
+    def _files_label(self) -> str:
+        return f"{self._files_done}/{self._files_total} files"
+
+    def _note(self, message: str) -> None:
+        if self._mode == "quiet":
+            return
+        if self._bar is not None:
+            self._bar.write(f"egoget: {message}", file=sys.stderr)
+        else:
+            err(message)
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event, BytesReceived):
+                self._bytes += event.delta
+                if self._bar is not None:
+                    self._bar.update(event.delta)
+            elif isinstance(event, FileStarted) and event.dest in self._unknown_dests:
+                self._unknown_dests.discard(event.dest)
+                self._total_bytes += event.size
+                if self._bar is not None:
+                    self._bar.total = self._total_bytes
+                    self._bar.refresh()
+            elif isinstance(event, FileDone):
+                self._files_done += 1
+                if self._bar is not None:
+                    self._bar.set_description_str(self._files_label())
+            elif isinstance(event, Retrying):
+                self._note(
+                    f"retrying {event.dest} in {event.delay_s:.1f} s "
+                    f"(attempt {event.attempt + 1}): {event.reason}"
+                )
+            elif isinstance(event, Restarting):
+                self._note(f"restarting {event.dest}: {event.reason}")
+            elif isinstance(event, FileFailed):
+                if self._bar is not None:
+                    self._bar.write(f"egoget: failed {event.dest}: {event.error}", file=sys.stderr)
+                else:
+                    err(f"failed {event.dest}: {event.error}")
+            if self._mode == "log":
+                now = time.monotonic()
+                if now - self._last_line >= PLAIN_PROGRESS_INTERVAL_S:
+                    self._last_line = now
+                    err(self._plain_line(now))
+
+    def _plain_line(self, now: float) -> str:
+        elapsed = max(now - self._started, 1e-6)
+        rate = self._bytes / elapsed
+        remaining = max(0, self._total_bytes - self._bytes)
+        eta = f", ETA {remaining / rate:.0f} s" if rate > 0 and self._total_bytes else ""
+        return (
+            f"{self._files_label()}, {human_bytes(self._bytes)} of "
+            f"{human_bytes(self._total_bytes)}, {human_bytes(rate)}/s{eta}"
+        )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def print_plan(result_diff: Any, quiet: bool) -> None:
+    diff = result_diff
+    if quiet:
+        return
+    sizes = human_bytes(diff.todo_bytes_known)
+    unknown = f" + {diff.sizes_unknown} of unknown size" if diff.sizes_unknown else ""
+    err(
+        f"plan: {len(diff.todo)} files to fetch ({sizes}{unknown}), "
+        f"{len(diff.present)} already present ({human_bytes(diff.present_bytes)})"
+    )
+    if diff.todo_bytes_known > diff.free_bytes:
+        err(
+            f"warning: the plan needs {human_bytes(diff.todo_bytes_known)} but only "
+            f"{human_bytes(diff.free_bytes)} is free in the output directory"
+        )
+
+
+def print_summary(result: RunResult, registry: SourceRegistry, quiet: bool) -> None:
+    s = result.summary
+    for uri, error in list(result.refused.items())[:MAX_FAILURES_SHOWN]:
+        err(f"refused {registry.for_uri(uri).redact(uri)}: {error}")
+    if result.dry_run:
+        return
+    if s.fatal is not None:
+        show_error(s.fatal)
+    rate = s.bytes_received / s.elapsed_s if s.elapsed_s > 0 else 0.0
+    if not quiet or s.failed or s.fatal or s.interrupted:
+        click.echo(
+            f"egoget: {s.files_done} files verified ({human_bytes(s.bytes_done)}), "
+            f"{len(result.diff.present)} already present, {len(s.failed)} failed; "
+            f"received {human_bytes(s.bytes_received)} in {s.elapsed_s:.1f} s "
+            f"({human_bytes(rate)}/s)"
+        )
+    for dest, error in list(s.failed.items())[:MAX_FAILURES_SHOWN]:
+        err(f"failed {dest}: {error}")
+        if error.hint:
+            click.echo(f"  hint: {error.hint}", err=True)
+    if len(s.failed) > MAX_FAILURES_SHOWN:
+        err(f"... and {len(s.failed) - MAX_FAILURES_SHOWN} more failures")
+    if s.interrupted:
+        err("interrupted: finished chunks are kept; rerun the same command to resume")
+    elif s.failed or result.unaccounted:
+        err("rerun the same command to retry the failed files; finished ones are kept")
+
+
+def write_report(path: Path | None, result: RunResult) -> None:
+    if path is None:
+        return
+    s = result.summary
+    report = {
+        "exit_code": int(result.exit_code),
+        "files_planned": len(result.diff.todo) + len(result.diff.present),
+        "files_present": len(result.diff.present),
+        "files_done": s.files_done,
+        "bytes_done": s.bytes_done,
+        "bytes_received": s.bytes_received,
+        "failed": {dest: error.message for dest, error in s.failed.items()},
+        "refused": {uri.split("?", 1)[0]: e.message for uri, e in result.refused.items()},
+        "fatal": s.fatal.message if s.fatal else None,
+        "interrupted": s.interrupted,
+        "elapsed_s": round(s.elapsed_s, 3),
+    }
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+# --- signals --------------------------------------------------------------------------------
+
+
+@contextmanager
+def stop_on_signals(cancelled: threading.Event) -> Iterator[list[ExitCode]]:
+    """Ctrl-C / SIGTERM ask the engine to stop and keep partial work; a second Ctrl-C quits."""
+    received: list[ExitCode] = []
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if cancelled.is_set() and signum == signal.SIGINT:
+            os._exit(ExitCode.INTERRUPTED)
+        received.append(ExitCode.INTERRUPTED if signum == signal.SIGINT else ExitCode.TERMINATED)
+        cancelled.set()
+        err("stopping: keeping finished chunks (press Ctrl-C again to quit at once)")
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# --- shared options -------------------------------------------------------------------------
+
+
+def transfer_options(command: F) -> F:
+    """Options of every command that downloads. Official-CLI spellings are accepted as aliases
+    so existing scripts port by changing the command name."""
+    options = [
+        click.option(
+            "-o",
+            "--output",
+            "--output-directory",
+            "--output_directory",
+            "--out_dir",
+            "output",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Directory to download into (egoget keeps its state in OUTPUT/.egoget).",
+        ),
+        click.option(
+            "-j",
+            "--procs",
+            "--num_workers",
+            "procs",
+            type=int,
+            help="Parallel connections, shared by all files [default: 8].",
+        ),
+        click.option(
+            "--chunk-size-mib", type=int, help="Size of each ranged request [default: 16]."
+        ),
+        click.option(
+            "--max-attempts", type=int, help="Attempts per chunk before a file fails [default: 8]."
+        ),
+        click.option(
+            "--stall-timeout",
+            "stall_timeout_s",
+            type=float,
+            help="Seconds without a byte before a connection counts as stalled and is retried "
+            "[default: 30].",
+        ),
+        click.option("--limit-rate", help="Cap total bandwidth, e.g. 50M or 500k (bytes/s)."),
+        click.option(
+            "--endpoint-url",
+            help="S3-compatible endpoint (also AWS_ENDPOINT_URL), e.g. http://127.0.0.1:8333.",
+        ),
+        click.option(
+            "--aws-profile",
+            "--aws_profile_name",
+            "--s3_profile",
+            "aws_profile",
+            help="AWS profile; without it boto3's usual chain (environment, default profile, "
+            "SSO, instance role) applies.",
+        ),
+        click.option("--dry-run", is_flag=True, default=None, help="Show the plan; fetch nothing."),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="JSON file with any of these options (flags given here override it).",
+        ),
+        click.option("-q", "--quiet", is_flag=True, help="Print only errors and failures."),
+        click.option(
+            "--report",
+            "report_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write a JSON summary of the run (for scripts).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+_CLI_ONLY = {"config_file", "quiet", "report_file"}
+
+
+def merged_values(ctx: click.Context, params: dict[str, Any]) -> dict[str, Any]:
+    """JSON config values, overridden by every flag the user actually typed."""
+    values: dict[str, Any] = {}
+    config_file = params.get("config_file")
+    if config_file is not None:
+        values.update(load_json_config(config_file))
+    for name, value in params.items():
+        if name in _CLI_ONLY or value is None:
+            continue
+        source = ctx.get_parameter_source(name)
+        if source is click.core.ParameterSource.DEFAULT and name in values:
+            continue
+        if value == () and name in values:
+            continue
+        values[name] = list(value) if isinstance(value, tuple) else value
+    return values
+
+
+def progress_mode(quiet: bool) -> str:
+    if quiet:
+        return "quiet"
+    return "bar" if sys.stderr.isatty() else "log"
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="egoget")
+def cli() -> None:
+    """egoget: one resumable, verified, parallel downloader for egocentric-video datasets.
+
+    Every download goes to .egoget-part files in fixed-size chunks, is checked against the
+    remote's size, ETag or checksum, and only then appears under its final name. Interrupt it
+    any time: rerunning the same command fetches only what is missing.
+
+    Exit codes: 0 all selected files verified; 1 some files failed (rerun to resume);
+    2 usage, config or manifest error; 3 credentials or access; 4 disk full; 5 output directory
+    locked by another run; 130/143 interrupted. Set EGOGET_DEBUG=1 for tracebacks.
+    """
+
+
+@cli.command()
+@click.argument("uris", nargs=-1)
+@click.option(
+    "--from-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File with one URI per line, optionally followed by a relative destination.",
+)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    default=None,
+    help="Download the valid entries even if some are refused (unsafe or duplicate names).",
+)
+@transfer_options
+@click.pass_context
+def fetch(ctx: click.Context, /, **params: Any) -> None:
+    """Download S3 objects or prefixes and HTTP(S) URLs.
+
+    \b
+    URIS are s3://bucket/key (saved as OUTPUT/<basename>), s3://bucket/prefix/ (ending in /:
+    every object below it, saved under OUTPUT/ by its path relative to the prefix), or
+    https://... URLs (presigned ones too; their query strings are never printed).
+
+    \b
+    Examples:
+      egoget fetch s3://ego4d-consortium-sharing/public/v2_1/annotations/ -o ego4d
+      egoget fetch --from-file urls.txt -o videos -j 16
+    """
+    values = merged_values(ctx, params)
+    if values.get("output") is None:
+        raise UsageError("no output directory given", hint="pass -o DIR (or --output_directory)")
+    config = build_config(FetchConfig, values, "options")
+    entries: list[tuple[str, str | None]] = [(uri, None) for uri in config.uris]
+    if config.from_file is not None:
+        entries += read_list_file(config.from_file)
+    if not entries:
+        raise UsageError("nothing to fetch", hint="give URIs as arguments or --from-file LIST")
+    registry = source_registry(config)
+    quiet = bool(params.get("quiet"))
+    if not quiet:
+        err(f"planning {len(entries)} entries ...")
+    plan, refused = plan_uris(entries, registry)
+    if refused and not config.skip_invalid:
+        for uri, error in list(refused.items())[:MAX_FAILURES_SHOWN]:
+            err(f"refused {registry.for_uri(uri).redact(uri)}: {error}")
+        raise UsageError(
+            f"{len(refused)} entries refused; nothing was downloaded",
+            hint="fix the list, or pass --skip-invalid to download the valid entries anyway",
+        )
+    run_and_exit(plan, config, registry, refused, quiet, params.get("report_file"))
+
+
+def run_and_exit(
+    plan: Any,
+    config: FetchConfig,
+    registry: SourceRegistry,
+    refused: dict[str, EgogetError],
+    quiet: bool,
+    report_file: Path | None,
+) -> None:
+    cancelled = threading.Event()
+    view: ProgressView | None = None
+
+    def start_view(diff: Any) -> bool:
+        nonlocal view
+        print_plan(diff, quiet)
+        unknown = {f.dest for f in diff.todo if f.size is None}
+        view = ProgressView(len(diff.todo), diff.todo_bytes_known, unknown, progress_mode(quiet))
+        return True
+
+    def emit(event: Event) -> None:
+        if view is not None:
+            view(event)
+
+    with stop_on_signals(cancelled) as received:
+        try:
+            result = execute(
+                plan, config, registry, emit, cancelled, confirm=start_view, refused=refused
+            )
+        finally:
+            if view is not None:
+                view.close()
+    if received:
+        result.signal_exit = received[0]
+    if config.dry_run:
+        print_plan(result.diff, quiet=False)
+    print_summary(result, registry, quiet)
+    write_report(report_file, result)
+    sys.exit(int(result.exit_code))
+
+
+@cli.command()
+@click.option(
+    "-o",
+    "--output",
+    "--output_directory",
+    "output",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The output directory of an earlier download.",
+)
+@click.option("--full", is_flag=True, help="Re-hash every file (slow) instead of checking sizes.")
+def verify(output: Path, full: bool) -> None:
+    """Re-check downloaded files against what was verified at download time.
+
+    Files that are missing or changed are forgotten, so the next download fetches them again.
+    Exits 1 if any file failed the check.
+    """
+    report = verify_output(output, full)
+    for dest, problem in sorted(report.problems.items()):
+        err(f"{dest}: {problem}")
+    kind = "hashes" if full else "sizes"
+    click.echo(
+        f"egoget: checked {kind} of {report.checked} files ({human_bytes(report.checked_bytes)}): "
+        f"{report.checked - len(report.problems)} ok, {len(report.problems)} bad"
+    )
+    if report.problems:
+        err("rerun the download to fetch the bad files again")
+        sys.exit(ExitCode.SOME_FILES_FAILED)
+
+
+@cli.command()
+@click.option(
+    "-o",
+    "--output",
+    "--output_directory",
+    "output",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The output directory of an earlier download.",
+)
+def status(output: Path) -> None:
+    """Summarise what is verified and what is partially downloaded in an output directory."""
+    st = output_status(output)
+    click.echo(f"verified: {st.verified_files} files, {human_bytes(st.verified_bytes)}")
+    if st.last_verified_at is not None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.last_verified_at))
+        click.echo(f"last verified: {when}")
+    click.echo(f"partial: {len(st.partial_files)} files")
+    for dest, done, size in st.partial_files[:MAX_FAILURES_SHOWN]:
+        pct = 100 * done / size if size else 0
+        click.echo(f"  {dest}: {human_bytes(done)} of {human_bytes(size)} ({pct:.0f}%)")
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def debug_enabled() -> bool:
+    return os.environ.get(ENV_DEBUG, "") not in ("", "0")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="egoget", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err("aborted")
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE)
+    except EgogetError as exc:
+        if debug_enabled():
+            traceback.print_exc()
+        show_error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err("interrupted")
+        sys.exit(ExitCode.INTERRUPTED)
+    except Exception:
+        if debug_enabled():
+            raise
+        err(f"internal error: {traceback.format_exc().strip().splitlines()[-1]}")
+        click.echo(
+            "  hint: rerun with EGOGET_DEBUG=1 to see the traceback, and report it", err=True
+        )
+        sys.exit(ExitCode.SOME_FILES_FAILED)

@@ -1,0 +1,29 @@
+"""Environment variables and tunable defaults, in one place. Units are in the names."""
+
+from __future__ import annotations
+
+ENV_DEBUG = "EGOGET_DEBUG"
+ENV_PROCS = "EGOGET_PROCS"
+ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+ENV_EGOGET_ENDPOINT_URL = "EGOGET_ENDPOINT_URL"
+
+STATE_DIR_NAME = ".egoget"
+LEDGER_FILE_NAME = "ledger.sqlite"
+LOCK_FILE_NAME = "lock"
+PART_SUFFIX = ".egoget-part"
+
+DEFAULT_PROCS = 8
+DEFAULT_CHUNK_SIZE_MIB = 16
+# Reads from the socket go straight into one reusable buffer per worker: memory stays flat.
+READ_BUFFER_BYTES = 1024 * 1024
+DEFAULT_STALL_TIMEOUT_S = 30.0
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_MAX_ATTEMPTS = 8
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
+# Ctrl-C must return control quickly even when a worker is blocked in a stalled read.
+INTERRUPT_GRACE_S = 1.5
+PRESIGN_EXPIRY_S = 6 * 3600
+# With fewer keys than this under one prefix, HEAD each one instead of listing the prefix.
+LIST_INSTEAD_OF_HEAD_MIN_KEYS = 4
+PLAIN_PROGRESS_INTERVAL_S = 5.0

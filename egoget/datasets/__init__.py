@@ -1,0 +1,1 @@
+"""Dataset families: each turns options (and manifests) into a Plan of RemoteFiles."""

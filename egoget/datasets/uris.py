@@ -1,0 +1,84 @@
+"""The plan for `egoget fetch`: explicit S3 objects and prefixes, URLs, or a list file of them.
+
+A list file has one entry per line: ``URI`` or ``URI<whitespace>DEST`` (a relative destination);
+blank lines and lines starting with ``#`` are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from ..errors import EgogetError, ManifestError, UnsafePathError, UsageError
+from ..model import Plan, RemoteFile
+from ..paths import safe_relative_path
+from ..sources import SourceRegistry, scheme_of
+
+
+def read_list_file(path: Path) -> list[tuple[str, str | None]]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read the list file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"the list file {path} is not UTF-8 text") from exc
+    entries: list[tuple[str, str | None]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        uri, _, dest = line.partition("\t") if "\t" in line else line.partition(" ")
+        entries.append((uri.strip(), dest.strip() or None))
+    return entries
+
+
+def _default_name(uri: str) -> str:
+    return unquote(urlsplit(uri).path.rsplit("/", 1)[-1])
+
+
+def plan_uris(
+    entries: Iterable[tuple[str, str | None]], registry: SourceRegistry
+) -> tuple[Plan, dict[str, EgogetError]]:
+    """Expand prefixes by listing; return the plan and the entries refused, each with why."""
+    files: list[RemoteFile] = []
+    refused: dict[str, EgogetError] = {}
+    for uri, dest in entries:
+        scheme = scheme_of(uri)
+        if scheme == "s3" and uri.endswith("/"):
+            prefix_len = len(uri)
+            for object_uri, stat in registry.for_uri(uri).list(uri):
+                relative = object_uri[prefix_len:]
+                if relative.endswith("/"):
+                    continue  # folder placeholder objects
+                name = f"{dest.rstrip('/')}/{relative}" if dest else relative
+                _add(files, refused, object_uri, name, stat.size, stat.etag)
+            continue
+        registry.for_uri(uri)  # unknown schemes fail here, before anything is fetched
+        _add(files, refused, uri, dest or _default_name(uri), None, None)
+
+    seen: dict[str, str] = {}
+    for file in files:
+        if file.dest in seen:
+            refused[file.uri] = ManifestError(
+                f"{file.uri} and {seen[file.dest]} would both be saved as {file.dest}"
+            )
+        seen[file.dest] = file.uri
+    duplicates = {refused_uri for refused_uri in refused}
+    return Plan([f for f in files if f.uri not in duplicates]), refused
+
+
+def _add(
+    files: list[RemoteFile],
+    refused: dict[str, EgogetError],
+    uri: str,
+    name: str,
+    size: int | None,
+    etag: str | None,
+) -> None:
+    try:
+        dest = safe_relative_path(name)
+    except UnsafePathError as exc:
+        refused[uri] = exc
+        return
+    files.append(RemoteFile(uri=uri, dest=dest, size=size, etag=etag))

@@ -1,0 +1,200 @@
+"""SQLite record of what is verified on disk and of the finished chunks of partial files.
+
+"Already downloaded" is answered from here plus a local ``stat`` — never a request per file.
+Chunk rows are committed as each chunk lands, so a SIGKILL loses at most the chunks in flight.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .constants import LEDGER_FILE_NAME
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    dest TEXT PRIMARY KEY,
+    uri TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT,
+    version_id TEXT,
+    md5 TEXT,
+    sha256 TEXT,
+    part_size INTEGER,
+    checked TEXT NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    verified_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS partials (
+    dest TEXT PRIMARY KEY,
+    uri TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    validator TEXT,
+    chunk_size INTEGER NOT NULL,
+    part_size INTEGER,
+    started_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    dest TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    part_md5s BLOB NOT NULL,
+    PRIMARY KEY (dest, idx)
+);
+"""
+
+
+@dataclass(frozen=True)
+class VerifiedFile:
+    dest: str
+    uri: str
+    size: int
+    etag: str | None
+    version_id: str | None
+    md5: str | None
+    sha256: str | None
+    part_size: int | None
+    checked: str  # what was verified, e.g. "size+etag-multipart" — shown by `egoget status`
+    mtime_ns: int
+    verified_at: float
+
+
+@dataclass(frozen=True)
+class PartialFile:
+    dest: str
+    uri: str
+    size: int
+    validator: str | None
+    chunk_size: int
+    part_size: int | None
+    done_chunks: dict[int, bytes]  # chunk index -> concatenated MD5 digests of its parts
+
+
+class Ledger:
+    def __init__(self, state_dir: Path):
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = state_dir / LEDGER_FILE_NAME
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL survives a killed process; after a power loss the ETag/checksum check at publish
+        # catches any chunk whose bytes did not reach the disk.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        # A worker stuck in a write must not keep the process from exiting after Ctrl-C.
+        if self._lock.acquire(timeout=2):
+            try:
+                self._db.close()
+            finally:
+                self._lock.release()
+
+    # --- verified files -----------------------------------------------------------------------
+
+    def verified_files(self) -> dict[str, VerifiedFile]:
+        """Every verified record in one query: a plan over 10,000 files diffs in memory."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT dest, uri, size, etag, version_id, md5, sha256, part_size, checked, "
+                "mtime_ns, verified_at FROM files"
+            ).fetchall()
+        return {row[0]: VerifiedFile(*row) for row in rows}
+
+    def record_verified(self, record: VerifiedFile) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.dest,
+                    record.uri,
+                    record.size,
+                    record.etag,
+                    record.version_id,
+                    record.md5,
+                    record.sha256,
+                    record.part_size,
+                    record.checked,
+                    record.mtime_ns,
+                    record.verified_at,
+                ),
+            )
+            self._db.execute("DELETE FROM partials WHERE dest = ?", (record.dest,))
+            self._db.execute("DELETE FROM chunks WHERE dest = ?", (record.dest,))
+            self._db.execute("COMMIT")
+
+    def forget_verified(self, dest: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM files WHERE dest = ?", (dest,))
+
+    # --- partial files ------------------------------------------------------------------------
+
+    def partial(self, dest: str) -> PartialFile | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT dest, uri, size, validator, chunk_size, part_size FROM partials "
+                "WHERE dest = ?",
+                (dest,),
+            ).fetchone()
+            if row is None:
+                return None
+            chunks = self._db.execute(
+                "SELECT idx, part_md5s FROM chunks WHERE dest = ?", (dest,)
+            ).fetchall()
+        dest, uri, size, validator, chunk_size, part_size = row
+        return PartialFile(
+            dest,
+            uri,
+            size,
+            validator,
+            chunk_size,
+            part_size,
+            done_chunks={idx: bytes(blob) for idx, blob in chunks},
+        )
+
+    def partials(self) -> Iterator[tuple[PartialFile, int]]:
+        """Each partial file with how many of its bytes are in finished chunks."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.dest, p.uri, p.size, p.validator, p.chunk_size, p.part_size, "
+                "COUNT(c.idx) FROM partials p LEFT JOIN chunks c ON c.dest = p.dest "
+                "GROUP BY p.dest ORDER BY p.dest"
+            ).fetchall()
+        for dest, uri, size, validator, chunk_size, part_size, done in rows:
+            partial = PartialFile(dest, uri, size, validator, chunk_size, part_size, {})
+            yield partial, min(partial.size, done * partial.chunk_size)
+
+    def start_partial(
+        self,
+        dest: str,
+        uri: str,
+        size: int,
+        validator: str | None,
+        chunk_size: int,
+        part_size: int | None,
+    ) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM chunks WHERE dest = ?", (dest,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO partials VALUES (?,?,?,?,?,?,?)",
+                (dest, uri, size, validator, chunk_size, part_size, time.time()),
+            )
+            self._db.execute("COMMIT")
+
+    def record_chunk(self, dest: str, index: int, part_md5s: bytes) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO chunks VALUES (?,?,?)", (dest, index, part_md5s)
+            )
+
+    def drop_partial(self, dest: str) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM partials WHERE dest = ?", (dest,))
+            self._db.execute("DELETE FROM chunks WHERE dest = ?", (dest,))
+            self._db.execute("COMMIT")

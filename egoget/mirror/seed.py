@@ -1,0 +1,128 @@
+"""Deterministic synthetic objects shaped like the real sources (Ego4D manifests and
+per-university buckets). Content is a function of the key, so a checker can regenerate any
+object's bytes instead of keeping them in memory."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from boto3.s3.transfer import TransferConfig
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MIB = 1024 * 1024
+CONSORTIUM_BUCKET = "ego4d-consortium-sharing"
+# The real university -> bucket map for a few universities (DESIGN.md section 4).
+DEMO_UNIVERSITY_BUCKETS = {
+    "cmu": "ego4d-cmu",
+    "georgiatech": "ego4d-georgiatech",
+    "unict": "ego4d-unict-milan",
+}
+DEMO_RELEASE = "v2_1"
+MULTIPART_PART_SIZE = 5 * MIB  # S3's minimum part size: the smallest realistic multipart layout
+
+
+@dataclass(frozen=True)
+class MirrorObject:
+    bucket: str
+    key: str
+    size: int
+    multipart: bool
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def object_bytes(key: str, size: int) -> bytes:
+    seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+    return random.Random(seed).randbytes(size)
+
+
+def put_object(client: S3Client, bucket: str, key: str, body: bytes, multipart: bool) -> None:
+    if multipart:
+        client.upload_fileobj(
+            io.BytesIO(body),
+            bucket,
+            key,
+            Config=TransferConfig(
+                multipart_threshold=MULTIPART_PART_SIZE,
+                multipart_chunksize=MULTIPART_PART_SIZE,
+                max_concurrency=4,
+            ),
+        )
+    else:
+        client.put_object(Bucket=bucket, Key=key, Body=body)
+
+
+def ensure_bucket(client: S3Client, bucket: str) -> None:
+    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        client.create_bucket(Bucket=bucket)
+
+
+def seed_object(client: S3Client, bucket: str, key: str, size: int) -> MirrorObject:
+    multipart = size > 2 * MULTIPART_PART_SIZE
+    ensure_bucket(client, bucket)
+    put_object(client, bucket, key, object_bytes(key, size), multipart)
+    return MirrorObject(bucket, key, size, multipart)
+
+
+def seed_demo(
+    client: S3Client, video_sizes_mib: tuple[float, ...] = (3, 7, 12, 24, 1.5, 18)
+) -> list[MirrorObject]:
+    """An Ego4D-shaped release: metadata, manifests, annotation files and full_scale videos
+    spread over university buckets (the larger ones uploaded as multipart objects)."""
+    for bucket in (CONSORTIUM_BUCKET, *DEMO_UNIVERSITY_BUCKETS.values()):
+        ensure_bucket(client, bucket)
+    seeded: list[MirrorObject] = []
+    universities = list(DEMO_UNIVERSITY_BUCKETS)
+    benchmarks = ["[EM|NLQ|VQ]", "[FHO]", "[AV|Social]", "[NLQ]"]
+    videos = []
+    for i, size_mib in enumerate(video_sizes_mib):
+        uid = hashlib.md5(f"video-{i}".encode()).hexdigest()
+        uid = f"{uid[:8]}-{uid[8:12]}-{uid[12:16]}-{uid[16:20]}-{uid[20:32]}"
+        university = universities[i % len(universities)]
+        bucket = DEMO_UNIVERSITY_BUCKETS[university]
+        key = f"public/{DEMO_RELEASE}/full_scale/{uid}.mp4"
+        seeded.append(seed_object(client, bucket, key, int(size_mib * MIB)))
+        videos.append((uid, f"s3://{bucket}/{key}", university, benchmarks[i % len(benchmarks)]))
+
+    base = f"public/{DEMO_RELEASE}"
+    manifest = io.StringIO()
+    writer = csv.writer(manifest)
+    writer.writerow(["video_uid", "canonical_s3_location", "type", "benchmarks", "university"])
+    for uid, location, university, bench in videos:
+        writer.writerow([uid, location, "mp4", bench, university])
+    annotation_files = {
+        f"{base}/annotations/nlq_train.json": {"version": "v2_1", "videos": [v[0] for v in videos]},
+        f"{base}/annotations/av_train.json": {"version": "v2_1", "videos": [videos[2][0]]},
+    }
+    annotations_manifest = io.StringIO()
+    writer = csv.writer(annotations_manifest)
+    writer.writerow(["file_uid", "canonical_s3_location", "type"])
+    for key in annotation_files:
+        name = key.rsplit("/", 1)[1].removesuffix(".json")
+        writer.writerow([name, f"s3://{CONSORTIUM_BUCKET}/{key}", "json"])
+    metadata = {
+        "version": DEMO_RELEASE,
+        "videos": [{"video_uid": v[0], "university": v[2]} for v in videos],
+    }
+    small_objects = {
+        f"{base}/ego4d.json": json.dumps(metadata, indent=1).encode(),
+        f"{base}/datasets.csv": b"dataset\nfull_scale\nannotations\n",
+        f"{base}/full_scale/manifest.csv": manifest.getvalue().encode(),
+        f"{base}/annotations/manifest.csv": annotations_manifest.getvalue().encode(),
+        **{key: json.dumps(value).encode() for key, value in annotation_files.items()},
+    }
+    for key, body in small_objects.items():
+        put_object(client, CONSORTIUM_BUCKET, key, body, multipart=False)
+        seeded.append(MirrorObject(CONSORTIUM_BUCKET, key, len(body), False))
+    return seeded

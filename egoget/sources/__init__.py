@@ -1,0 +1,55 @@
+"""Transports by URI scheme. Adding a provider is one module and one line in ``SOURCE_CLASSES``.
+
+Modules are imported lazily, so a run over HTTPS URLs never imports boto3.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from urllib.parse import urlsplit
+
+from ..errors import UsageError
+from .base import RangeStream, RemoteStat, Source, SourceSettings
+from .http import HttpTransport
+
+# scheme -> "module:Class"; each class takes (SourceSettings, HttpTransport).
+SOURCE_CLASSES: dict[str, str] = {
+    "s3": "egoget.sources.s3:S3Source",
+    "https": "egoget.sources.https:HttpsSource",
+    "http": "egoget.sources.https:HttpsSource",
+}
+
+
+def scheme_of(uri: str) -> str:
+    return urlsplit(uri).scheme.lower()
+
+
+class SourceRegistry:
+    """One source object per scheme for the whole run, sharing one connection pool."""
+
+    def __init__(self, settings: SourceSettings):
+        self.settings = settings
+        self._transport = HttpTransport(settings)
+        self._sources: dict[str, Source] = {}
+        self._lock = threading.Lock()
+
+    def for_uri(self, uri: str) -> Source:
+        scheme = scheme_of(uri)
+        with self._lock:
+            source = self._sources.get(scheme)
+            if source is None:
+                target = SOURCE_CLASSES.get(scheme)
+                if target is None:
+                    raise UsageError(
+                        f"no source handles {scheme or 'schemeless'} URIs: {uri[:80]!r}",
+                        hint=f"supported schemes: {', '.join(sorted(SOURCE_CLASSES))}",
+                    )
+                module_name, _, class_name = target.partition(":")
+                cls = getattr(importlib.import_module(module_name), class_name)
+                source = cls(self.settings, self._transport)
+                self._sources[scheme] = source
+            return source
+
+
+__all__ = ["RangeStream", "RemoteStat", "Source", "SourceRegistry", "SourceSettings", "scheme_of"]

@@ -1,0 +1,72 @@
+"""Plain and presigned HTTP(S) URLs, e.g. EgoSchema's Wasabi links."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..errors import TransferError, UsageError
+from .base import RangeStream, RemoteStat, SourceSettings
+from .http import HttpTransport, default_error, redact_url
+
+
+def _classify(status: int, body: bytes, shown: str) -> TransferError | None:
+    if status not in (401, 403):
+        return None
+    if b"expired" in body.lower():
+        return TransferError(
+            f"the link for {shown} has expired",
+            hint="presigned links are valid for a limited time; get a fresh URL list",
+        )
+    return TransferError(
+        f"{shown} refused access (HTTP {status})",
+        hint="the link may be stale or private; get a fresh link from the dataset's source",
+    )
+
+
+class HttpsSource:
+    def __init__(self, settings: SourceSettings, transport: HttpTransport):
+        self._transport = transport
+
+    def stat(self, uri: str) -> RemoteStat:
+        # A one-byte GET rather than HEAD: presigned URLs are usually signed for GET only.
+        shown = redact_url(uri)
+        response = self._transport.request("GET", uri, {"Range": "bytes=0-0"})
+        try:
+            if response.status == 206:
+                total = response.headers.get("Content-Range", "").rpartition("/")[2]
+                if not total.isdigit():
+                    raise TransferError(f"{shown} did not report its size")
+                size = int(total)
+            elif response.status == 200:
+                length = response.headers.get("Content-Length")
+                if not length or not length.isdigit():
+                    raise TransferError(
+                        f"{shown} did not report its size and does not support ranges"
+                    )
+                size = int(length)
+            else:
+                body = response.read(64 * 1024) or b""
+                raise _classify(response.status, body, shown) or default_error(
+                    response.status, shown, response.headers.get("Retry-After")
+                )
+            etag = response.headers.get("ETag")
+            # Weak validators cannot pin a byte range (RFC 9110 If-Range).
+            return RemoteStat(size=size, etag=None if etag and etag.startswith("W/") else etag)
+        finally:
+            response.close()
+
+    def list(self, prefix_uri: str) -> Iterator[tuple[str, RemoteStat]]:
+        raise UsageError(
+            f"cannot list {redact_url(prefix_uri)}: HTTP has no directory listing",
+            hint="pass each URL, or a file of URLs with --from-file",
+        )
+
+    def part_size(self, uri: str, stat: RemoteStat) -> int | None:
+        return None
+
+    def open_range(self, uri: str, start: int, end: int, validator: str | None) -> RangeStream:
+        headers = {"If-Range": validator} if validator else {}
+        return self._transport.get_range(uri, start, end, headers, _classify, validator)
+
+    def redact(self, uri: str) -> str:
+        return redact_url(uri)

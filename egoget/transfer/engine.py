@@ -1,0 +1,537 @@
+"""The engine: chunked, parallel, resumable, verified transfer of RemoteFiles from Sources.
+
+Workers pull work from one scheduler: the chunks of files already opened first, then the next
+file. So one large file is fetched by every worker in parallel, and many small files are fetched
+side by side, under one bound on connections. Each file moves through
+
+    ACTIVE -> FINALIZING -> DONE
+       |-> RESTARTING (remote changed / integrity mismatch) -> a fresh job for the same file
+       |-> FAILED
+
+and the transition out of ACTIVE is taken by whichever worker ends the file's last chunk in
+flight, so nothing ever writes to a part file that another worker is publishing or discarding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import errno
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..constants import INTERRUPT_GRACE_S, PART_SUFFIX, READ_BUFFER_BYTES
+from ..errors import (
+    AuthError,
+    DiskFullError,
+    EgogetError,
+    IntegrityError,
+    Interrupted,
+    RemoteChangedError,
+    TransferError,
+    UnsafePathError,
+)
+from ..ledger import Ledger, VerifiedFile
+from ..model import RemoteFile
+from ..paths import destination_inside
+from ..sources import Source, SourceRegistry
+from ..sources.base import RemoteStat
+from .chunks import ChunkLayout, layout_for
+from .events import (
+    BytesReceived,
+    EventSink,
+    FileDone,
+    FileFailed,
+    FileStarted,
+    Restarting,
+    Retrying,
+    TransferSummary,
+)
+from .integrity import (
+    PartHasher,
+    bare_etag,
+    hash_file,
+    multipart_etag,
+    multipart_parts,
+    single_part_md5,
+)
+from .retry import RateLimiter, backoff_delay_s
+
+_BUG_HINT = "rerun with EGOGET_DEBUG=1 and report the traceback; finished files are kept"
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    procs: int
+    chunk_size: int
+    max_attempts: int
+    max_restarts: int = 3
+    limit_rate_bytes_per_s: int | None = None
+
+
+class _State(enum.Enum):
+    ACTIVE = "active"
+    RESTARTING = "restarting"
+    FAILED = "failed"
+    FINALIZING = "finalizing"
+    DONE = "done"
+    ABANDONED = "abandoned"
+
+
+class _Job:
+    def __init__(
+        self,
+        file: RemoteFile,
+        size: int,
+        final_path: Path,
+        layout: ChunkLayout,
+        fd: int,
+        done: dict[int, bytes],
+        restarts: int,
+    ):
+        self.file = file
+        self.size = size
+        self.final_path = final_path
+        self.part_path = final_path.with_name(final_path.name + PART_SUFFIX)
+        self.layout = layout
+        self.fd = fd
+        self.done = done
+        self.restarts = restarts
+        self.state = _State.ACTIVE
+        self.in_flight = 0
+        self.counted_bytes = 0
+        self.error: EgogetError | None = None
+        self.whole_sha256: bytes | None = None
+        self.lock = threading.Lock()
+
+    @property
+    def journaled(self) -> bool:
+        # A one-chunk file restarts from zero anyway: skip the ledger writes for it.
+        return self.layout.count > 1
+
+
+@dataclass(frozen=True)
+class _ChunkTask:
+    job: _Job
+    index: int
+
+
+class Engine:
+    def __init__(
+        self,
+        out_dir: Path,
+        registry: SourceRegistry,
+        ledger: Ledger,
+        options: TransferOptions,
+        emit: EventSink,
+        cancelled: threading.Event,
+    ):
+        self._out_dir = out_dir
+        self._registry = registry
+        self._ledger = ledger
+        self._options = options
+        self._emit = emit
+        self._cancelled = cancelled
+        self._limiter = (
+            RateLimiter(options.limit_rate_bytes_per_s) if options.limit_rate_bytes_per_s else None
+        )
+        self._lock = threading.Lock()
+        self._pending: deque[_ChunkTask] = deque()
+        self._files: Iterator[RemoteFile] = iter(())
+        self._summary = TransferSummary()
+
+    # --- the run ------------------------------------------------------------------------------
+
+    def run(self, files: Iterable[RemoteFile]) -> TransferSummary:
+        started = time.monotonic()
+        self._files = iter(files)
+        workers = [
+            threading.Thread(target=self._worker, name=f"egoget-worker-{i}", daemon=True)
+            for i in range(max(1, self._options.procs))
+        ]
+        for worker in workers:
+            worker.start()
+        while any(w.is_alive() for w in workers):
+            if self._cancelled.wait(0.1):
+                # Workers stop at their next read; one blocked on a dead socket is abandoned
+                # (daemon thread) rather than holding Ctrl-C hostage until its timeout.
+                deadline = time.monotonic() + INTERRUPT_GRACE_S
+                for worker in workers:
+                    worker.join(max(0.0, deadline - time.monotonic()))
+                break
+        with self._lock:
+            summary = dataclasses.replace(self._summary, failed=dict(self._summary.failed))
+        summary.interrupted = self._cancelled.is_set() and summary.fatal is None
+        summary.elapsed_s = time.monotonic() - started
+        return summary
+
+    def _worker(self) -> None:
+        buffer = bytearray(READ_BUFFER_BYTES)
+        view = memoryview(buffer)
+        while not self._cancelled.is_set():
+            task = self._next_task()
+            if task is None:
+                return
+            try:
+                if isinstance(task, _ChunkTask):
+                    self._run_chunk(task, view)
+                else:
+                    self._open_file(task, restarts=0)
+            except Exception as exc:
+                # A bug must end the run loudly, never leave a file silently unaccounted for.
+                self._fail_run(EgogetError(f"internal error: {exc!r}", hint=_BUG_HINT))
+                raise
+
+    def _next_task(self) -> _ChunkTask | RemoteFile | None:
+        with self._lock:
+            while self._pending:
+                task = self._pending.popleft()
+                if task.job.state is _State.ACTIVE:
+                    return task
+            return next(self._files, None)
+
+    def _fail_run(self, error: EgogetError) -> None:
+        """Errors that doom every other file too (bad credentials, disk full) stop the run."""
+        with self._lock:
+            if self._summary.fatal is None:
+                self._summary.fatal = error
+        self._cancelled.set()
+
+    # --- opening a file -----------------------------------------------------------------------
+
+    def _open_file(self, file: RemoteFile, restarts: int) -> None:
+        try:
+            job = self._prepare(file, restarts)
+        except (AuthError, DiskFullError) as exc:
+            self._fail_run(exc)
+            return
+        except EgogetError as exc:
+            self._report_failure(file.dest, exc)
+            return
+        except OSError as exc:
+            self._report_failure(file.dest, _local_write_error(exc, self._out_dir / file.dest, 0))
+            return
+        if job.layout.count == len(job.done):
+            self._finalize(job)
+            return
+        missing = [i for i in range(job.layout.count) if i not in job.done]
+        with self._lock:
+            self._pending.extendleft(_ChunkTask(job, i) for i in reversed(missing))
+
+    def _prepare(self, file: RemoteFile, restarts: int) -> _Job:
+        source = self._registry.for_uri(file.uri)
+        if file.size is None:
+            stat = source.stat(file.uri)
+            file = dataclasses.replace(file, size=stat.size, etag=file.etag or stat.etag)
+        size = file.size if file.size is not None else 0
+        final_path = destination_inside(self._out_dir, file.dest)
+        final_path.parent.mkdir(parents=True, exist_ok=True)
+        # Re-check: mkdir may have walked through a symlink planted after the first check.
+        destination_inside(self._out_dir, file.dest)
+        part_size = None
+        if multipart_parts(file.etag):
+            part_size = source.part_size(file.uri, RemoteStat(size, file.etag))
+        layout = layout_for(size, self._options.chunk_size, part_size)
+        part_path = final_path.with_name(final_path.name + PART_SUFFIX)
+
+        done: dict[int, bytes] = {}
+        resumable = self._ledger.partial(file.dest) if layout.count > 1 else None
+        if (
+            resumable is not None
+            and resumable.uri == file.uri
+            and resumable.size == size
+            and resumable.validator == file.etag
+            and resumable.chunk_size == layout.chunk_size
+            and resumable.part_size == part_size
+            and _size_of(part_path) == size
+        ):
+            done = resumable.done_chunks
+        fd = self._open_part_file(part_path, size, truncate=not done)
+        if not done and layout.count > 1:
+            self._ledger.start_partial(
+                file.dest, file.uri, size, file.etag, layout.chunk_size, part_size
+            )
+        job = _Job(file, size, final_path, layout, fd, done, restarts)
+        resumed = sum(layout.bounds(i)[1] - layout.bounds(i)[0] for i in done)
+        self._emit(FileStarted(file.dest, size, resumed))
+        if resumed:
+            job.counted_bytes = resumed
+            self._emit(BytesReceived(file.dest, resumed))
+        return job
+
+    def _open_part_file(self, part_path: Path, size: int, truncate: bool) -> int:
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if truncate else 0)
+        try:
+            fd = os.open(part_path, flags, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafePathError(
+                    f"refusing to write through a symlink at {part_path}"
+                ) from exc
+            raise _local_write_error(exc, part_path, size) from exc
+        if truncate and size:
+            try:
+                # Reserve the space now: a full disk shows up before any byte is fetched.
+                os.posix_fallocate(fd, 0, size)
+            except OSError as exc:
+                if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL):
+                    os.ftruncate(fd, size)
+                else:
+                    os.close(fd)
+                    raise _local_write_error(exc, part_path, size) from exc
+        return fd
+
+    # --- one chunk ----------------------------------------------------------------------------
+
+    def _run_chunk(self, task: _ChunkTask, view: memoryview) -> None:
+        job = task.job
+        with job.lock:
+            if job.state is not _State.ACTIVE:
+                return
+            job.in_flight += 1
+        error: EgogetError | None = None
+        part_md5s = b""
+        try:
+            part_md5s = self._fetch_chunk(job, task.index, view)
+        except EgogetError as exc:
+            error = exc
+        except OSError as exc:
+            error = _local_write_error(exc, job.part_path, job.size)
+        self._chunk_ended(job, task.index, part_md5s, error)
+
+    def _fetch_chunk(self, job: _Job, index: int, view: memoryview) -> bytes:
+        source: Source = self._registry.for_uri(job.file.uri)
+        start, end = job.layout.bounds(index)
+        want_sha256 = job.file.sha256 is not None and job.layout.count == 1
+        hasher = PartHasher(start, end, job.layout.part_size, want_sha256)
+        offset = start
+        attempt = 0
+        while True:
+            try:
+                stream = source.open_range(job.file.uri, offset, end, job.file.etag)
+                try:
+                    while offset < end:
+                        if self._cancelled.is_set():
+                            raise Interrupted("interrupted")
+                        got = stream.readinto(view)
+                        _write_all(job.fd, view[:got], offset)
+                        hasher.update(view[:got])
+                        offset += got
+                        self._count(job, got)
+                finally:
+                    stream.close()
+                if want_sha256:
+                    job.whole_sha256 = hasher.sha256()
+                return hasher.part_md5s()
+            except TransferError as exc:
+                if not exc.retryable or isinstance(exc, RemoteChangedError | IntegrityError):
+                    raise
+                attempt += 1
+                if attempt >= self._options.max_attempts:
+                    raise TransferError(
+                        f"gave up on {job.file.dest} after {attempt} attempts: {exc.message}",
+                        hint="rerun the same command to resume; finished chunks are kept",
+                    ) from exc
+                # Resume the range where it broke: the hasher and If-Match keep it honest.
+                delay = backoff_delay_s(attempt, getattr(exc, "retry_after_s", None))
+                self._emit(Retrying(job.file.dest, attempt, exc.message, delay))
+                if self._cancelled.wait(delay):
+                    raise Interrupted("interrupted") from exc
+
+    def _count(self, job: _Job, nbytes: int) -> None:
+        job.counted_bytes += nbytes
+        with self._lock:
+            self._summary.bytes_received += nbytes
+        self._emit(BytesReceived(job.file.dest, nbytes))
+        if self._limiter is not None:
+            self._limiter.consume(nbytes, self._cancelled)
+
+    def _chunk_ended(
+        self, job: _Job, index: int, part_md5s: bytes, error: EgogetError | None
+    ) -> None:
+        with job.lock:
+            job.in_flight -= 1
+            if error is None and job.state is _State.ACTIVE:
+                if job.journaled:
+                    self._ledger.record_chunk(job.file.dest, index, part_md5s)
+                job.done[index] = part_md5s
+            elif error is not None and job.state is _State.ACTIVE:
+                self._absorb_error(job, error)
+            if job.in_flight:
+                return
+            if job.state is _State.ACTIVE and len(job.done) == job.layout.count:
+                job.state = _State.FINALIZING
+            state = job.state
+        if state is _State.FINALIZING:
+            self._finalize(job)
+        elif state is _State.RESTARTING:
+            self._restart(job)
+        elif state is _State.FAILED and job.error is not None:
+            self._close(job)
+            self._report_failure(job.file.dest, job.error)
+            job.error = None
+
+    def _absorb_error(self, job: _Job, error: EgogetError) -> None:
+        """Decide, under the job's lock, what one chunk's error means for its whole file."""
+        if isinstance(error, Interrupted):
+            job.state = _State.ABANDONED
+        elif isinstance(error, AuthError | DiskFullError):
+            job.state = _State.ABANDONED
+            self._fail_run(error)
+        elif isinstance(error, RemoteChangedError | IntegrityError):
+            if job.restarts < self._options.max_restarts:
+                job.state = _State.RESTARTING
+                job.error = error
+            else:
+                job.state = _State.FAILED
+                job.error = error
+        else:
+            job.state = _State.FAILED
+            job.error = error
+
+    # --- the end of a file --------------------------------------------------------------------
+
+    def _restart(self, job: _Job) -> None:
+        reason = job.error.message if job.error else "restarting"
+        job.state = _State.ABANDONED
+        self._close(job)
+        _unlink_quietly(job.part_path)
+        self._ledger.drop_partial(job.file.dest)
+        self._emit(Restarting(job.file.dest, reason))
+        self._emit(BytesReceived(job.file.dest, -job.counted_bytes))
+        # The remote may now be another version: take its current size and ETag.
+        fresh = dataclasses.replace(job.file, size=None, etag=None)
+        self._open_file(fresh, restarts=job.restarts + 1)
+
+    def _finalize(self, job: _Job) -> None:
+        try:
+            checked = self._verify(job)
+        except IntegrityError as exc:
+            with job.lock:
+                self._absorb_error(job, exc)
+                state = job.state
+            if state is _State.RESTARTING:
+                self._restart(job)
+            else:
+                self._close(job)
+                _unlink_quietly(job.part_path)
+                self._ledger.drop_partial(job.file.dest)
+                self._report_failure(job.file.dest, exc)
+            return
+        self._close(job)
+        try:
+            # No fsync per file: the run syncs once at its end (see run.execute).
+            os.replace(job.part_path, job.final_path)
+            mtime_ns = os.stat(job.final_path).st_mtime_ns
+        except OSError as exc:
+            self._report_failure(job.file.dest, _local_write_error(exc, job.final_path, job.size))
+            return
+        file = job.file
+        self._ledger.record_verified(
+            VerifiedFile(
+                dest=file.dest,
+                uri=file.uri,
+                size=job.size,
+                etag=file.etag,
+                version_id=file.version_id,
+                md5=file.md5,
+                sha256=file.sha256,
+                part_size=job.layout.part_size,
+                checked=checked,
+                mtime_ns=mtime_ns,
+                verified_at=time.time(),
+            )
+        )
+        job.state = _State.DONE
+        with self._lock:
+            self._summary.files_done += 1
+            self._summary.bytes_done += job.size
+        self._emit(FileDone(file.dest, job.size, checked))
+
+    def _verify(self, job: _Job) -> str:
+        """Check the part file against everything the remote and manifest promised."""
+        file = job.file
+        on_disk = os.fstat(job.fd).st_size
+        if on_disk != job.size:
+            raise IntegrityError(f"{file.dest}: {on_disk} bytes on disk, expected {job.size}")
+        checked = ["size"]
+        digests = None
+
+        expected_parts = multipart_parts(file.etag)
+        if expected_parts and job.layout.part_size:
+            if expected_parts == job.layout.part_count:
+                got = multipart_etag(b"".join(job.done[i] for i in range(job.layout.count)))
+                if got != bare_etag(file.etag):
+                    raise IntegrityError(f"{file.dest}: multipart ETag {got} != {file.etag}")
+                checked.append("etag-multipart")
+            else:
+                checked.append("etag-unverifiable")
+
+        md5_wanted = [m for m in (single_part_md5(file.etag), file.md5) if m]
+        if md5_wanted:
+            if job.layout.count == 1 and job.layout.part_size is None:
+                got_md5 = job.done[0].hex()
+            else:
+                digests = hash_file(job.fd, job.size)
+                got_md5 = digests.md5
+            for want in md5_wanted:
+                if got_md5 != want.lower():
+                    raise IntegrityError(f"{file.dest}: MD5 {got_md5} != expected {want}")
+            checked.append("md5")
+
+        if file.sha256:
+            if job.whole_sha256 is not None:
+                got_sha = job.whole_sha256.hex()
+            else:
+                digests = digests or hash_file(job.fd, job.size)
+                got_sha = digests.sha256
+            if got_sha != file.sha256.lower():
+                raise IntegrityError(f"{file.dest}: SHA-256 {got_sha} != expected {file.sha256}")
+            checked.append("sha256")
+        return "+".join(checked)
+
+    def _close(self, job: _Job) -> None:
+        if job.fd >= 0:
+            os.close(job.fd)
+            job.fd = -1
+
+    def _report_failure(self, dest: str, error: EgogetError) -> None:
+        with self._lock:
+            self._summary.failed[dest] = error
+        self._emit(FileFailed(dest, error))
+
+
+def _write_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        written = os.pwrite(fd, data, offset)
+        data = data[written:]
+        offset += written
+
+
+def _size_of(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _local_write_error(exc: OSError, path: Path, size: int) -> EgogetError:
+    if exc.errno in _DISK_FULL_ERRNOS:
+        return DiskFullError(
+            f"no space left to write {path.name} ({size:,} bytes) in {path.parent}",
+            hint="free some space or choose another --output directory, then rerun: "
+            "finished chunks are kept",
+        )
+    return TransferError(f"cannot write {path}: {exc.strerror}")

@@ -1,0 +1,65 @@
+"""What the engine reports. Any subscriber (the CLI's progress bars, a log, a test) renders them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import EgogetError
+
+
+@dataclass(frozen=True)
+class FileStarted:
+    dest: str
+    size: int
+    resumed_bytes: int
+
+
+@dataclass(frozen=True)
+class BytesReceived:
+    """Progress; negative when bytes already counted are thrown away (a file restarts)."""
+
+    dest: str
+    delta: int
+
+
+@dataclass(frozen=True)
+class Retrying:
+    dest: str
+    attempt: int
+    reason: str
+    delay_s: float
+
+
+@dataclass(frozen=True)
+class Restarting:
+    dest: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FileDone:
+    dest: str
+    size: int
+    checked: str
+
+
+@dataclass(frozen=True)
+class FileFailed:
+    dest: str
+    error: EgogetError
+
+
+Event = FileStarted | BytesReceived | Retrying | Restarting | FileDone | FileFailed
+EventSink = Callable[[Event], None]
+
+
+@dataclass
+class TransferSummary:
+    files_done: int = 0
+    bytes_done: int = 0
+    bytes_received: int = 0
+    failed: dict[str, EgogetError] = field(default_factory=dict)
+    fatal: EgogetError | None = None
+    interrupted: bool = False
+    elapsed_s: float = 0.0
