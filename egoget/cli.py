@@ -179,12 +179,9 @@ def print_summary(result: RunResult, registry: SourceRegistry, quiet: bool) -> N
             f"received {human_bytes(s.bytes_received)} in {s.elapsed_s:.1f} s "
             f"({human_bytes(rate)}/s)"
         )
-    for dest, error in list(s.failed.items())[:MAX_FAILURES_SHOWN]:
-        err(f"failed {dest}: {error}")
-        if error.hint:
-            click.echo(f"  hint: {error.hint}", err=True)
-    if len(s.failed) > MAX_FAILURES_SHOWN:
-        err(f"... and {len(s.failed) - MAX_FAILURES_SHOWN} more failures")
+    # Each failure was printed as it happened; repeat only the distinct hints.
+    for hint in dict.fromkeys(e.hint for e in s.failed.values() if e.hint):
+        click.echo(f"  hint: {hint}", err=True)
     if s.interrupted:
         err("interrupted: finished chunks are kept; rerun the same command to resume")
     elif s.failed or result.unaccounted:

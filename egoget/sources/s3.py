@@ -183,9 +183,27 @@ class S3Source:
     # --- Source -------------------------------------------------------------------------------
 
     def stat(self, uri: str) -> RemoteStat:
+        # A one-byte GET, not HEAD: a HEAD refused with 403 has no body to say whether the keys
+        # are bad (exit 3) or merely lack access to this bucket.
         bucket, key = split_s3_uri(uri)
+        client = self._client_for_bucket(bucket)
         try:
-            head = self._client_for_bucket(bucket).head_object(Bucket=bucket, Key=key)
+            response = client.get_object(Bucket=bucket, Key=key, Range="bytes=0-0")
+            response["Body"].close()
+            size = int(str(response.get("ContentRange", "")).rpartition("/")[2])
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "InvalidRange":
+                raise self._classify_client_error(exc, bucket, uri) from exc
+            return self._head(client, bucket, key, uri)  # an empty object has no byte 0
+        except Exception as exc:
+            raise self._classify_client_error(exc, bucket, uri) from exc
+        return RemoteStat(
+            size=size, etag=response.get("ETag"), version_id=response.get("VersionId")
+        )
+
+    def _head(self, client: S3Client, bucket: str, key: str, uri: str) -> RemoteStat:
+        try:
+            head = client.head_object(Bucket=bucket, Key=key)
         except Exception as exc:
             raise self._classify_client_error(exc, bucket, uri) from exc
         return RemoteStat(

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from egoget.cli import main
+from egoget.mirror import SeaweedServer, seed_demo
+from egoget.mirror.seed import MirrorObject, object_bytes, seed_object
+
+from .httpserver import ContentServer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_objects(s3_server: SeaweedServer) -> list[MirrorObject]:
+    return seed_demo(s3_server.client())
+
+
+@pytest.fixture(scope="session")
+def large_object(s3_server: SeaweedServer) -> MirrorObject:
+    """A 40 MiB multipart object (8 parts of 5 MiB) for resume and fault tests."""
+    return seed_object(s3_server.client(), "egoget-large", "videos/large.mp4", 40 * 1024 * 1024)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_server: SeaweedServer) -> None:
+    """No real credentials, config or cache from the developer's machine reach a test."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "EGOGET_")):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def http_server() -> Iterator[ContentServer]:
+    import threading
+
+    server = ContentServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    stdout: str
+    stderr: str
+    report: dict[str, Any] | None
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(
+    args: list[str], capsys: pytest.CaptureFixture[str], report: Path | None = None
+) -> Outcome:
+    """Run egoget in-process through its real entry point (error mapping, exit codes)."""
+    argv = [*args, "--report", str(report)] if report else list(args)
+    capsys.readouterr()
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    data = json.loads(report.read_text()) if report and report.exists() else None
+    return Outcome(code, captured.out, captured.err, data)
+
+
+def egoget_process(args: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "egoget", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def assert_same_bytes(path: Path, obj: MirrorObject) -> None:
+    data = path.read_bytes()
+    assert len(data) == obj.size, f"{path}: {len(data)} bytes, expected {obj.size}"
+    assert data == object_bytes(obj.key, obj.size), f"{path} differs from {obj.uri}"
+
+
+def no_part_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*.egoget-part")]

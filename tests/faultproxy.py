@@ -1,0 +1,134 @@
+"""A TCP proxy in front of a test server that injects faults into the server->client stream.
+
+It works below HTTP, so the Host header and SigV4 signatures pass through untouched. Faults are
+scheduled per connection (the n-th connection accepted) or at a byte offset of the whole
+server->client stream, and it counts every byte it forwards to the client.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+SLOW_DOWN_503 = (
+    b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nRetry-After: 0\r\n"
+    b"Content-Length: 92\r\nConnection: close\r\n\r\n"
+    b"<?xml version='1.0'?><Error><Code>SlowDown</Code><Message>Reduce rate</Message></Error>   "
+)
+
+
+@dataclass
+class Faults:
+    """Offsets count bytes sent to clients over all connections; each fault fires once."""
+
+    flip_byte_at: set[int] = field(default_factory=set)
+    reset_at: set[int] = field(default_factory=set)
+    stall_at: dict[int, float] = field(default_factory=dict)
+    slowdown_connections: set[int] = field(default_factory=set)  # 1-based accept order
+
+
+class FaultProxy:
+    def __init__(self, upstream_port: int, faults: Faults | None = None):
+        self.upstream_port = upstream_port
+        self.faults = faults or Faults()
+        self.bytes_to_client = 0
+        self.connections = 0
+        self.injected: list[str] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+
+    def _accept_loop(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                number = self.connections
+            threading.Thread(target=self._serve, args=(client, number), daemon=True).start()
+
+    def _serve(self, client: socket.socket, number: int) -> None:
+        if number in self.faults.slowdown_connections:
+            client.recv(65536)
+            client.sendall(SLOW_DOWN_503)
+            self.injected.append(f"503 SlowDown on connection {number}")
+            client.close()
+            return
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        threading.Thread(target=self._pipe_up, args=(client, upstream), daemon=True).start()
+        try:
+            while True:
+                data = upstream.recv(65536)
+                if not data:
+                    break
+                if not self._forward_down(client, bytearray(data)):
+                    break
+        except OSError:
+            pass
+        finally:
+            _close(client)
+            _close(upstream)
+
+    def _forward_down(self, client: socket.socket, data: bytearray) -> bool:
+        with self._lock:
+            start = self.bytes_to_client
+            end = start + len(data)
+            flips = [o for o in self.faults.flip_byte_at if start <= o < end]
+            resets = [o for o in self.faults.reset_at if start <= o < end]
+            stalls = [o for o in self.faults.stall_at if start <= o < end]
+            for offset in flips:
+                data[offset - start] ^= 0xFF
+                self.faults.flip_byte_at.discard(offset)
+                self.injected.append(f"flipped byte {offset}")
+            stall_s = 0.0
+            for offset in stalls:
+                stall_s += self.faults.stall_at.pop(offset)
+                self.injected.append(f"stalled {stall_s:.0f} s at byte {offset}")
+            if resets:
+                cut = min(resets) - start
+                self.faults.reset_at.discard(min(resets))
+                self.injected.append(f"reset at byte {min(resets)}")
+                data = data[:cut]
+            self.bytes_to_client += len(data)
+        if stall_s:
+            time.sleep(stall_s)
+        client.sendall(data)
+        if resets:
+            client.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+            return False
+        return True
+
+    def _pipe_up(self, client: socket.socket, upstream: socket.socket) -> None:
+        try:
+            while True:
+                data = client.recv(65536)
+                if not data:
+                    break
+                upstream.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(upstream)
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.close()
+    except OSError:
+        pass

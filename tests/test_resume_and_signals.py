@@ -1,0 +1,159 @@
+"""SIGKILL, Ctrl-C, SIGTERM and a second run on the same directory, with real subprocesses."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from egoget.mirror.seed import MirrorObject
+
+from .conftest import assert_same_bytes, egoget_process, no_part_files, run_cli
+from .faultproxy import FaultProxy
+
+MIB = 1024 * 1024
+CHUNK_MIB = 5  # = the mirror's multipart part size, so chunks align with parts
+
+
+@pytest.fixture
+def proxy(s3_server: object) -> Iterator[FaultProxy]:
+    from egoget.mirror import SeaweedServer
+
+    assert isinstance(s3_server, SeaweedServer)
+    p = FaultProxy(s3_server.port)
+    yield p
+    p.close()
+
+
+def finished_chunks(out: Path) -> int:
+    ledger = out / ".egoget" / "ledger.sqlite"
+    if not ledger.exists():
+        return 0
+    try:
+        with sqlite3.connect(ledger, timeout=1) as db:
+            return int(db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0  # the schema is not there yet
+
+
+def wait_for(condition: object, timeout_s: float = 20.0) -> None:
+    assert callable(condition)
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def slow_fetch_args(obj: MirrorObject, out: Path, proxy: FaultProxy, rate: str) -> list[str]:
+    return [
+        "fetch", obj.uri, "-o", str(out), "-j", "2", "--chunk-size-mib", str(CHUNK_MIB),
+        "--endpoint-url", proxy.endpoint_url, "--limit-rate", rate,
+    ]  # fmt: skip
+
+
+def test_resume_after_sigkill_fetches_only_missing_chunks(
+    large_object: MirrorObject,
+    proxy: FaultProxy,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    chunk = CHUNK_MIB * MIB
+    total_chunks = -(-large_object.size // chunk)
+    process = egoget_process(slow_fetch_args(large_object, out, proxy, "10M"))
+    wait_for(lambda: finished_chunks(out) >= 3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = finished_chunks(out)
+    assert 3 <= done < total_chunks, "the kill must land mid-file"
+    bytes_before_kill = proxy.bytes_to_client
+    # At most the chunks in flight (-j 2) are lost; headers and error bodies are tiny.
+    assert bytes_before_kill - done * chunk <= 2 * chunk + 64 * 1024
+
+    proxy.bytes_to_client = 0
+    rerun = run_cli(
+        ["fetch", large_object.uri, "-o", str(out), "-j", "2", "--chunk-size-mib", str(CHUNK_MIB),
+         "--endpoint-url", proxy.endpoint_url],
+        capsys,
+        report=tmp_path / "rerun.json",
+    )  # fmt: skip
+    assert rerun.exit_code == 0, rerun.output
+    missing = large_object.size - done * chunk
+    assert rerun.report is not None
+    assert rerun.report["bytes_received"] == missing
+    # Counted on the wire too: the missing chunks plus a few KiB of HTTP headers.
+    assert missing <= proxy.bytes_to_client <= missing + 64 * 1024
+    assert_same_bytes(out / "large.mp4", large_object)
+    assert not no_part_files(out)
+
+
+def test_ctrl_c_exits_130_within_2_seconds_and_keeps_partial_work(
+    large_object: MirrorObject,
+    proxy: FaultProxy,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    process = egoget_process(slow_fetch_args(large_object, out, proxy, "6M"))
+    wait_for(lambda: finished_chunks(out) >= 1)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=10)
+    elapsed = time.monotonic() - sent
+    assert process.returncode == 130, stderr
+    assert elapsed < 2.0, f"took {elapsed:.2f} s to stop"
+    assert "rerun the same command to resume" in stderr
+    assert (out / "large.mp4.egoget-part").exists()
+    assert not (out / "large.mp4").exists(), "nothing partial is published under its final name"
+
+    status = run_cli(["status", "-o", str(out)], capsys)
+    assert "partial: 1 files" in status.stdout
+    kept = finished_chunks(out)
+    rerun = run_cli(
+        ["fetch", large_object.uri, "-o", str(out), "--chunk-size-mib", str(CHUNK_MIB)],
+        capsys,
+        report=tmp_path / "r.json",
+    )
+    assert rerun.exit_code == 0, rerun.output
+    assert rerun.report is not None
+    assert rerun.report["bytes_received"] == large_object.size - kept * CHUNK_MIB * MIB
+    assert_same_bytes(out / "large.mp4", large_object)
+
+
+def test_sigterm_exits_143_and_keeps_partial_work(
+    large_object: MirrorObject, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    process = egoget_process(slow_fetch_args(large_object, out, proxy, "6M"))
+    wait_for(lambda: finished_chunks(out) >= 1)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=10)
+    assert process.returncode == 143
+    assert finished_chunks(out) >= 1
+
+
+def test_second_run_on_the_same_output_exits_5(
+    large_object: MirrorObject,
+    proxy: FaultProxy,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    first = egoget_process(slow_fetch_args(large_object, out, proxy, "4M"))
+    try:
+        wait_for(lambda: finished_chunks(out) >= 1)
+        second = run_cli(["fetch", large_object.uri, "-o", str(out)], capsys)
+        assert second.exit_code == 5, second.output
+        assert f"pid {first.pid}" in second.stderr
+        assert "different --output directory" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+    # The killed run's lock is stale: the next run takes over and finishes.
+    third = run_cli(["fetch", large_object.uri, "-o", str(out)], capsys)
+    assert third.exit_code == 0, third.output
+    assert_same_bytes(out / "large.mp4", large_object)
