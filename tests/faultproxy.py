@@ -7,6 +7,7 @@ server->client stream, and it counts every byte it forwards to the client.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -128,7 +129,5 @@ class FaultProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.close()
-    except OSError:
-        pass
