@@ -165,7 +165,7 @@ def print_plan(result_diff: Any, quiet: bool) -> None:
 
 def print_summary(result: RunResult, registry: SourceRegistry, quiet: bool) -> None:
     s = result.summary
-    for uri, error in list(result.refused.items())[:MAX_FAILURES_SHOWN]:
+    for uri, error in result.refused[:MAX_FAILURES_SHOWN]:
         err(f"refused {registry.for_uri(uri).redact(uri)}: {error}")
     if result.dry_run:
         return
@@ -188,7 +188,7 @@ def print_summary(result: RunResult, registry: SourceRegistry, quiet: bool) -> N
         err("rerun the same command to retry the failed files; finished ones are kept")
 
 
-def write_report(path: Path | None, result: RunResult) -> None:
+def write_report(path: Path | None, result: RunResult, registry: SourceRegistry) -> None:
     if path is None:
         return
     s = result.summary
@@ -200,7 +200,7 @@ def write_report(path: Path | None, result: RunResult) -> None:
         "bytes_done": s.bytes_done,
         "bytes_received": s.bytes_received,
         "failed": {dest: error.message for dest, error in s.failed.items()},
-        "refused": {uri.split("?", 1)[0]: e.message for uri, e in result.refused.items()},
+        "refused": [[registry.for_uri(u).redact(u), e.message] for u, e in result.refused],
         "fatal": s.fatal.message if s.fatal else None,
         "interrupted": s.interrupted,
         "elapsed_s": round(s.elapsed_s, 3),
@@ -390,7 +390,7 @@ def fetch(ctx: click.Context, /, **params: Any) -> None:
         err(f"planning {len(entries)} entries ...")
     plan, refused = plan_uris(entries, registry)
     if refused and not config.skip_invalid:
-        for uri, error in list(refused.items())[:MAX_FAILURES_SHOWN]:
+        for uri, error in refused[:MAX_FAILURES_SHOWN]:
             err(f"refused {registry.for_uri(uri).redact(uri)}: {error}")
         raise UsageError(
             f"{len(refused)} entries refused; nothing was downloaded",
@@ -403,7 +403,7 @@ def run_and_exit(
     plan: Any,
     config: FetchConfig,
     registry: SourceRegistry,
-    refused: dict[str, EgogetError],
+    refused: list[tuple[str, EgogetError]],
     quiet: bool,
     report_file: Path | None,
 ) -> None:
@@ -434,7 +434,7 @@ def run_and_exit(
     if config.dry_run:
         print_plan(result.diff, quiet=False)
     print_summary(result, registry, quiet)
-    write_report(report_file, result)
+    write_report(report_file, result, registry)
     sys.exit(int(result.exit_code))
 
 

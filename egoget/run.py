@@ -41,7 +41,7 @@ class PlanDiff:
 class RunResult:
     diff: PlanDiff
     summary: TransferSummary = field(default_factory=TransferSummary)
-    refused: dict[str, EgogetError] = field(default_factory=dict)
+    refused: list[tuple[str, EgogetError]] = field(default_factory=list)
     dry_run: bool = False
     signal_exit: ExitCode | None = None
 
@@ -80,14 +80,15 @@ def source_registry(config: TransferConfig) -> SourceRegistry:
     )
 
 
-def diff_plan(plan: Plan, ledger: Ledger, output: Path) -> PlanDiff:
+def diff_plan(plan: Plan, ledger: Ledger, output: Path, registry: SourceRegistry) -> PlanDiff:
     """Split a plan into files to fetch and files already verified: ledger + stat, no network."""
     verified = ledger.verified_files()
     todo: list[RemoteFile] = []
     present: list[RemoteFile] = []
     for file in plan.files:
         record = verified.get(file.dest)
-        if record is not None and _still_valid(record, file, output):
+        identity = registry.for_uri(file.uri).redact(file.uri)
+        if record is not None and _still_valid(record, identity, file, output):
             present.append(file)
         else:
             todo.append(file)
@@ -101,8 +102,8 @@ def diff_plan(plan: Plan, ledger: Ledger, output: Path) -> PlanDiff:
     )
 
 
-def _still_valid(record: VerifiedFile, file: RemoteFile, output: Path) -> bool:
-    if record.uri != file.uri:
+def _still_valid(record: VerifiedFile, identity: str, file: RemoteFile, output: Path) -> bool:
+    if record.uri != identity:
         return False
     if file.size is not None and file.size != record.size:
         return False
@@ -122,7 +123,7 @@ def execute(
     emit: EventSink,
     cancelled: threading.Event,
     confirm: Callable[[PlanDiff], bool] | None = None,
-    refused: dict[str, EgogetError] | None = None,
+    refused: list[tuple[str, EgogetError]] | None = None,
 ) -> RunResult:
     """Run a plan to completion (or interruption). ``confirm`` sees the diff first and may say
     no (the user declined); with ``dry_run`` nothing is transferred."""
@@ -134,8 +135,8 @@ def execute(
     with OutputLock(state_dir(output)):
         ledger = Ledger(state_dir(output))
         try:
-            diff = diff_plan(plan, ledger, output)
-            result = RunResult(diff=diff, refused=dict(refused or {}), dry_run=config.dry_run)
+            diff = diff_plan(plan, ledger, output, registry)
+            result = RunResult(diff=diff, refused=list(refused or []), dry_run=config.dry_run)
             if config.dry_run or (confirm is not None and not confirm(diff)):
                 result.dry_run = True
                 return result

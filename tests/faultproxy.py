@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
 
+_SLOW_DOWN_BODY = (
+    b"<?xml version='1.0'?><Error><Code>SlowDown</Code><Message>Reduce rate</Message></Error>"
+)
 SLOW_DOWN_503 = (
     b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nRetry-After: 0\r\n"
-    b"Content-Length: 92\r\nConnection: close\r\n\r\n"
-    b"<?xml version='1.0'?><Error><Code>SlowDown</Code><Message>Reduce rate</Message></Error>   "
+    + f"Content-Length: {len(_SLOW_DOWN_BODY)}\r\nConnection: close\r\n\r\n".encode()
+    + _SLOW_DOWN_BODY
 )
 
 
@@ -109,9 +113,11 @@ class FaultProxy:
             time.sleep(stall_s)
         client.sendall(data)
         if resets:
-            client.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-            )
+            # Linger 0 makes close() send RST: a real reset, not a clean end of stream. The
+            # shutdown wakes the thread blocked in recv() on this socket, which would otherwise
+            # keep it open and the RST unsent.
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.shutdown(socket.SHUT_RD)
             return False
         return True
 

@@ -37,12 +37,15 @@ def _default_name(uri: str) -> str:
     return unquote(urlsplit(uri).path.rsplit("/", 1)[-1])
 
 
+Refusal = tuple[str, EgogetError]  # the entry's URI and why it was refused
+
+
 def plan_uris(
     entries: Iterable[tuple[str, str | None]], registry: SourceRegistry
-) -> tuple[Plan, dict[str, EgogetError]]:
+) -> tuple[Plan, list[Refusal]]:
     """Expand prefixes by listing; return the plan and the entries refused, each with why."""
     files: list[RemoteFile] = []
-    refused: dict[str, EgogetError] = {}
+    refused: list[Refusal] = []
     for uri, dest in entries:
         scheme = scheme_of(uri)
         if scheme == "s3" and uri.endswith("/"):
@@ -57,20 +60,18 @@ def plan_uris(
         registry.for_uri(uri)  # unknown schemes fail here, before anything is fetched
         _add(files, refused, uri, dest or _default_name(uri), None, None)
 
-    seen: dict[str, str] = {}
+    unique: dict[str, RemoteFile] = {}
     for file in files:
-        if file.dest in seen:
-            refused[file.uri] = ManifestError(
-                f"{file.uri} and {seen[file.dest]} would both be saved as {file.dest}"
-            )
-        seen[file.dest] = file.uri
-    duplicates = {refused_uri for refused_uri in refused}
-    return Plan([f for f in files if f.uri not in duplicates]), refused
+        first = unique.setdefault(file.dest, file)
+        if first is not file:
+            shown = registry.for_uri(first.uri).redact(first.uri)
+            refused.append((file.uri, ManifestError(f"{file.dest} is already the name of {shown}")))
+    return Plan(list(unique.values())), refused
 
 
 def _add(
     files: list[RemoteFile],
-    refused: dict[str, EgogetError],
+    refused: list[Refusal],
     uri: str,
     name: str,
     size: int | None,
@@ -79,6 +80,6 @@ def _add(
     try:
         dest = safe_relative_path(name)
     except UnsafePathError as exc:
-        refused[uri] = exc
+        refused.append((uri, exc))
         return
     files.append(RemoteFile(uri=uri, dest=dest, size=size, etag=etag))

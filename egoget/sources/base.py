@@ -12,6 +12,7 @@ class RemoteStat:
     size: int
     etag: str | None = None
     version_id: str | None = None
+    accepts_ranges: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class Source(Protocol):
     def open_range(self, uri: str, start: int, end: int, validator: str | None) -> RangeStream:
         """Stream bytes ``[start, end)``; refuse (RemoteChangedError) if the object is no longer
         the version named by ``validator``."""
+        ...
+
+    def etag_is_md5(self, uri: str) -> bool:
+        """Whether a plain (non-multipart) ETag from this source is the content's MD5."""
         ...
 
     def redact(self, uri: str) -> str:

@@ -42,6 +42,19 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+def network_reason(exc: BaseException) -> str:
+    """The innermost cause of a network error, in a few words ("Connection reset by peer")."""
+    while True:
+        inner = next((a for a in getattr(exc, "args", ()) if isinstance(a, BaseException)), None)
+        inner = inner or getattr(exc, "reason", None) or exc.__cause__
+        if not isinstance(inner, BaseException) or inner is exc:
+            break
+        exc = inner
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
 def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -72,7 +85,7 @@ class RangeResponse:
             raise StalledError(f"no bytes received for a while from {self._shown_url}") from exc
         except (Urllib3HTTPError, OSError) as exc:
             raise RetryableError(
-                f"connection broke while reading {self._shown_url}: {exc}"
+                f"connection broke while reading {self._shown_url} ({network_reason(exc)})"
             ) from exc
         if got == 0:
             raise RetryableError(
@@ -112,7 +125,7 @@ class HttpTransport:
         except ReadTimeoutError as exc:
             raise StalledError(f"no response from {shown} within the stall timeout") from exc
         except (Urllib3HTTPError, OSError) as exc:
-            raise RetryableError(f"could not connect to {shown}: {exc}") from exc
+            raise RetryableError(f"request to {shown} failed ({network_reason(exc)})") from exc
 
     def get_range(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 from ..errors import TransferError, UsageError
 from .base import RangeStream, RemoteStat, SourceSettings
@@ -37,7 +38,9 @@ class HttpsSource:
                 if not total.isdigit():
                     raise TransferError(f"{shown} did not report its size")
                 size = int(total)
+                ranges = True
             elif response.status == 200:
+                ranges = False
                 length = response.headers.get("Content-Length")
                 if not length or not length.isdigit():
                     raise TransferError(
@@ -51,7 +54,11 @@ class HttpsSource:
                 )
             etag = response.headers.get("ETag")
             # Weak validators cannot pin a byte range (RFC 9110 If-Range).
-            return RemoteStat(size=size, etag=None if etag and etag.startswith("W/") else etag)
+            return RemoteStat(
+                size=size,
+                etag=None if etag and etag.startswith("W/") else etag,
+                accepts_ranges=ranges,
+            )
         finally:
             response.close()
 
@@ -67,6 +74,11 @@ class HttpsSource:
     def open_range(self, uri: str, start: int, end: int, validator: str | None) -> RangeStream:
         headers = {"If-Range": validator} if validator else {}
         return self._transport.get_range(uri, start, end, headers, _classify, validator)
+
+    def etag_is_md5(self, uri: str) -> bool:
+        # Presigned S3-style links (Wasabi, S3) carry S3's ETags; other servers' are opaque.
+        query = urlsplit(uri).query
+        return "X-Amz-Signature=" in query or "Signature=" in query
 
     def redact(self, uri: str) -> str:
         return redact_url(uri)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import boto3
 import botocore.exceptions
 from botocore.config import Config
+from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from ..constants import ENV_EGOGET_ENDPOINT_URL, ENV_ENDPOINT_URL, PRESIGN_EXPIRY_S
 from ..errors import (
@@ -162,7 +163,7 @@ class S3Source:
             if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound") or status == 404:
                 return NotFoundError(f"{shown} does not exist ({code})")
             return default_error(status, shown, None)
-        if isinstance(exc, botocore.exceptions.BotoCoreError):
+        if isinstance(exc, botocore.exceptions.BotoCoreError | Urllib3HTTPError | OSError):
             return RetryableError(f"S3 request for {shown} failed: {exc}")
         raise exc
 
@@ -258,6 +259,9 @@ class S3Source:
         return self._transport.get_range(
             self._presigned_url(uri), start, end, headers, self._classify_get(bucket), validator
         )
+
+    def etag_is_md5(self, uri: str) -> bool:
+        return True
 
     def redact(self, uri: str) -> str:
         return uri

@@ -22,9 +22,10 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ..constants import INTERRUPT_GRACE_S, PART_SUFFIX, READ_BUFFER_BYTES
 from ..errors import (
@@ -63,6 +64,7 @@ from .integrity import (
 )
 from .retry import RateLimiter, backoff_delay_s
 
+T = TypeVar("T")
 _BUG_HINT = "rerun with EGOGET_DEBUG=1 and report the traceback; finished files are kept"
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -89,6 +91,7 @@ class _Job:
     def __init__(
         self,
         file: RemoteFile,
+        identity: str,
         size: int,
         final_path: Path,
         layout: ChunkLayout,
@@ -97,6 +100,8 @@ class _Job:
         restarts: int,
     ):
         self.file = file
+        self.identity = identity  # the URI as the ledger keeps it: no signatures
+        self.etag_is_md5 = False
         self.size = size
         self.final_path = final_path
         self.part_path = final_path.with_name(final_path.name + PART_SUFFIX)
@@ -227,25 +232,31 @@ class Engine:
 
     def _prepare(self, file: RemoteFile, restarts: int) -> _Job:
         source = self._registry.for_uri(file.uri)
+        accepts_ranges = True
         if file.size is None:
-            stat = source.stat(file.uri)
+            stat = self._retrying(file.dest, lambda: source.stat(file.uri))
             file = dataclasses.replace(file, size=stat.size, etag=file.etag or stat.etag)
+            accepts_ranges = stat.accepts_ranges
         size = file.size if file.size is not None else 0
+        identity = source.redact(file.uri)
         final_path = destination_inside(self._out_dir, file.dest)
         final_path.parent.mkdir(parents=True, exist_ok=True)
         # Re-check: mkdir may have walked through a symlink planted after the first check.
         destination_inside(self._out_dir, file.dest)
         part_size = None
         if multipart_parts(file.etag):
-            part_size = source.part_size(file.uri, RemoteStat(size, file.etag))
-        layout = layout_for(size, self._options.chunk_size, part_size)
+            stat = RemoteStat(size, file.etag)
+            part_size = self._retrying(file.dest, lambda: source.part_size(file.uri, stat))
+        # A server that ignores Range can only be read from the start, in one piece.
+        target_chunk = self._options.chunk_size if accepts_ranges else max(1, size)
+        layout = layout_for(size, target_chunk, part_size)
         part_path = final_path.with_name(final_path.name + PART_SUFFIX)
 
         done: dict[int, bytes] = {}
         resumable = self._ledger.partial(file.dest) if layout.count > 1 else None
         if (
             resumable is not None
-            and resumable.uri == file.uri
+            and resumable.uri == identity
             and resumable.size == size
             and resumable.validator == file.etag
             and resumable.chunk_size == layout.chunk_size
@@ -256,9 +267,10 @@ class Engine:
         fd = self._open_part_file(part_path, size, truncate=not done)
         if not done and layout.count > 1:
             self._ledger.start_partial(
-                file.dest, file.uri, size, file.etag, layout.chunk_size, part_size
+                file.dest, identity, size, file.etag, layout.chunk_size, part_size
             )
-        job = _Job(file, size, final_path, layout, fd, done, restarts)
+        job = _Job(file, identity, size, final_path, layout, fd, done, restarts)
+        job.etag_is_md5 = source.etag_is_md5(file.uri)
         resumed = sum(layout.bounds(i)[1] - layout.bounds(i)[0] for i in done)
         self._emit(FileStarted(file.dest, size, resumed))
         if resumed:
@@ -312,36 +324,45 @@ class Engine:
         want_sha256 = job.file.sha256 is not None and job.layout.count == 1
         hasher = PartHasher(start, end, job.layout.part_size, want_sha256)
         offset = start
+
+        def stream_rest() -> None:
+            # A retry resumes where the range broke: the hasher and If-Match keep it honest.
+            nonlocal offset
+            stream = source.open_range(job.file.uri, offset, end, job.file.etag)
+            try:
+                while offset < end:
+                    if self._cancelled.is_set():
+                        raise Interrupted("interrupted")
+                    got = stream.readinto(view)
+                    _write_all(job.fd, view[:got], offset)
+                    hasher.update(view[:got])
+                    offset += got
+                    self._count(job, got)
+            finally:
+                stream.close()
+
+        self._retrying(job.file.dest, stream_rest)
+        if want_sha256:
+            job.whole_sha256 = hasher.sha256()
+        return hasher.part_md5s()
+
+    def _retrying(self, dest: str, call: Callable[[], T]) -> T:
+        """Run ``call`` until it succeeds, retrying transient faults with backoff."""
         attempt = 0
         while True:
             try:
-                stream = source.open_range(job.file.uri, offset, end, job.file.etag)
-                try:
-                    while offset < end:
-                        if self._cancelled.is_set():
-                            raise Interrupted("interrupted")
-                        got = stream.readinto(view)
-                        _write_all(job.fd, view[:got], offset)
-                        hasher.update(view[:got])
-                        offset += got
-                        self._count(job, got)
-                finally:
-                    stream.close()
-                if want_sha256:
-                    job.whole_sha256 = hasher.sha256()
-                return hasher.part_md5s()
+                return call()
             except TransferError as exc:
                 if not exc.retryable or isinstance(exc, RemoteChangedError | IntegrityError):
                     raise
                 attempt += 1
                 if attempt >= self._options.max_attempts:
                     raise TransferError(
-                        f"gave up on {job.file.dest} after {attempt} attempts: {exc.message}",
+                        f"gave up on {dest} after {attempt} attempts: {exc.message}",
                         hint="rerun the same command to resume; finished chunks are kept",
                     ) from exc
-                # Resume the range where it broke: the hasher and If-Match keep it honest.
                 delay = backoff_delay_s(attempt, getattr(exc, "retry_after_s", None))
-                self._emit(Retrying(job.file.dest, attempt, exc.message, delay))
+                self._emit(Retrying(dest, attempt, exc.message, delay))
                 if self._cancelled.wait(delay):
                     raise Interrupted("interrupted") from exc
 
@@ -437,7 +458,7 @@ class Engine:
         self._ledger.record_verified(
             VerifiedFile(
                 dest=file.dest,
-                uri=file.uri,
+                uri=job.identity,
                 size=job.size,
                 etag=file.etag,
                 version_id=file.version_id,
@@ -474,7 +495,8 @@ class Engine:
             else:
                 checked.append("etag-unverifiable")
 
-        md5_wanted = [m for m in (single_part_md5(file.etag), file.md5) if m]
+        etag_md5 = single_part_md5(file.etag) if job.etag_is_md5 else None
+        md5_wanted = [m for m in (etag_md5, file.md5) if m]
         if md5_wanted:
             if job.layout.count == 1 and job.layout.part_size is None:
                 got_md5 = job.done[0].hex()

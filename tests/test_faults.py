@@ -1,0 +1,122 @@
+"""Faults injected between egoget and a real S3 server; every published file must be exact."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from egoget.mirror import SeaweedServer
+from egoget.mirror.seed import MirrorObject
+
+from .conftest import assert_same_bytes, no_part_files, run_cli
+from .faultproxy import FaultProxy, Faults
+
+CaptureFixture = pytest.CaptureFixture[str]
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def make_proxy(s3_server: SeaweedServer) -> Iterator[object]:
+    proxies: list[FaultProxy] = []
+
+    def make(faults: Faults) -> FaultProxy:
+        proxy = FaultProxy(s3_server.port, faults)
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
+
+
+def fetch_all(
+    objects: list[MirrorObject], out: Path, proxy: FaultProxy, capsys: CaptureFixture, *extra: str
+) -> tuple[int, str]:
+    result = run_cli(
+        ["fetch", *(o.uri for o in objects), "-o", str(out), "--endpoint-url",
+         proxy.endpoint_url, "--chunk-size-mib", "5", *extra],
+        capsys,
+    )  # fmt: skip
+    for obj in objects:
+        assert_same_bytes(out / obj.key.rsplit("/", 1)[1], obj)
+    assert not no_part_files(out)
+    return result.exit_code, result.output
+
+
+def workload(demo_objects: list[MirrorObject], large_object: MirrorObject) -> list[MirrorObject]:
+    """Small single-part and multipart videos plus one 40 MiB multipart object."""
+    return [o for o in demo_objects if o.key.endswith(".mp4")] + [large_object]
+
+
+def test_connection_resets_mid_body_are_recovered(
+    demo_objects: list[MirrorObject],
+    large_object: MirrorObject,
+    make_proxy: object,
+    tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:
+    assert callable(make_proxy)
+    resets = {int(MIB * x) for x in (0.5, 7.3, 21.1, 33.3, 52.9, 77.7)}
+    proxy = make_proxy(Faults(reset_at=set(resets)))
+    code, output = fetch_all(workload(demo_objects, large_object), tmp_path, proxy, capsys)
+    assert code == 0, output
+    assert len([i for i in proxy.injected if i.startswith("reset")]) == len(resets)
+    assert "retrying" in output
+
+
+def test_503_slowdown_bursts_are_retried(
+    demo_objects: list[MirrorObject],
+    large_object: MirrorObject,
+    make_proxy: object,
+    tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:
+    assert callable(make_proxy)
+    proxy = make_proxy(Faults(slowdown_connections={2, 3, 4, 5, 9, 10}))
+    code, output = fetch_all(workload(demo_objects, large_object), tmp_path, proxy, capsys)
+    assert code == 0, output
+    assert len(proxy.injected) >= 4
+
+
+def test_flipped_byte_is_detected_and_the_file_refetched(
+    large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    assert callable(make_proxy)
+    proxy = make_proxy(Faults(flip_byte_at={int(12.5 * MIB)}))
+    code, output = fetch_all([large_object], tmp_path, proxy, capsys, "-j", "1")
+    assert code == 0, output
+    assert proxy.injected == [f"flipped byte {int(12.5 * MIB)}"]
+    assert "restarting large.mp4" in output
+    assert "ETag" in output
+
+
+def test_stalled_connection_is_abandoned_and_retried(
+    large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    assert callable(make_proxy)
+    proxy = make_proxy(Faults(stall_at={3 * MIB: 8.0}))
+    started = time.monotonic()
+    code, output = fetch_all(
+        [large_object], tmp_path, proxy, capsys, "--stall-timeout", "1", "-j", "2"
+    )
+    assert code == 0, output
+    assert "no bytes received" in output
+    assert time.monotonic() - started < 7.5, "the stall must not be waited out"
+
+
+def test_persistent_faults_fail_the_file_with_exit_1_and_keep_chunks(
+    large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    assert callable(make_proxy)
+    proxy = make_proxy(Faults(slowdown_connections=set(range(3, 200))))
+    result = run_cli(
+        ["fetch", large_object.uri, "-o", str(tmp_path), "--endpoint-url", proxy.endpoint_url,
+         "--max-attempts", "2", "-j", "1"],
+        capsys,
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "gave up on large.mp4 after 2 attempts" in result.stderr
+    assert not (tmp_path / "large.mp4").exists()

@@ -1,0 +1,140 @@
+"""HTTP(S) URLs against a real local server with Range and If-Range."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from egoget.mirror.seed import object_bytes
+
+from .conftest import no_part_files, run_cli
+from .httpserver import ContentServer
+
+CaptureFixture = pytest.CaptureFixture[str]
+MIB = 1024 * 1024
+SECRET_QUERY = (
+    "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIASECRETCRED"
+    "&X-Amz-Signature=deadbeefsecretsignature"
+)
+
+
+def test_fetch_urls_in_ranged_chunks_pinned_with_if_range(
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    body = object_bytes("clip", 9 * MIB + 17)
+    http_server.files["/videos/clip.mp4"] = body
+    url = f"{http_server.base_url}/videos/clip.mp4"
+    result = run_cli(["fetch", url, "-o", str(tmp_path), "--chunk-size-mib", "2"], capsys)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "clip.mp4").read_bytes() == body
+    ranged = [
+        r["headers"] for r in http_server.requests if r["headers"].get("Range") != "bytes=0-0"
+    ]
+    assert sorted(h["Range"] for h in ranged) == sorted(
+        f"bytes={s}-{min(len(body), s + 2 * MIB) - 1}" for s in range(0, len(body), 2 * MIB)
+    )
+    assert {h.get("If-Range") for h in ranged} == {ContentServer.etag(body)}
+
+
+def test_remote_changed_mid_download_restarts_instead_of_splicing(
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    old = object_bytes("old", 8 * MIB)
+    new = object_bytes("new", 8 * MIB)
+    http_server.files["/v.mp4"] = old
+    http_server.replace_after_bytes = (3 * MIB, "/v.mp4", new)
+    result = run_cli(
+        ["fetch", f"{http_server.base_url}/v.mp4", "-o", str(tmp_path), "--chunk-size-mib", "1",
+         "-j", "2"],
+        capsys,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "restarting v.mp4" in result.stderr
+    assert (tmp_path / "v.mp4").read_bytes() == new
+
+
+def test_server_errors_are_retried(
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    body = object_bytes("retry", 3 * MIB)
+    http_server.files["/r.bin"] = body
+    http_server.fail_statuses = [503, 500, 429]
+    result = run_cli(["fetch", f"{http_server.base_url}/r.bin", "-o", str(tmp_path)], capsys)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.bin").read_bytes() == body
+
+
+def test_server_without_range_support_is_fetched_in_one_piece(
+    http_server: ContentServer,
+    tmp_path: Path,
+    capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    body = object_bytes("norange", 5 * MIB)
+    http_server.files["/n.bin"] = body
+    monkeypatch.setattr("tests.httpserver._RANGE", __import__("re").compile(r"^(?!)$"))
+    result = run_cli(
+        ["fetch", f"{http_server.base_url}/n.bin", "-o", str(tmp_path), "--chunk-size-mib", "1"],
+        capsys,
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "n.bin").read_bytes() == body
+
+
+def test_presigned_secrets_never_reach_output_report_or_ledger(
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    body = object_bytes("signed", 2 * MIB)
+    http_server.files["/ok.mp4"] = body
+    listing = tmp_path / "urls.txt"
+    listing.write_text(
+        f"{http_server.base_url}/ok.mp4?{SECRET_QUERY}\n"
+        f"{http_server.base_url}/gone.mp4?{SECRET_QUERY}\n"
+    )
+    out = tmp_path / "out"
+    result = run_cli(
+        ["fetch", "--from-file", str(listing), "-o", str(out)], capsys, report=tmp_path / "r.json"
+    )
+    assert result.exit_code == 1
+    assert "gone.mp4" in result.stderr
+    assert (out / "ok.mp4").read_bytes() == body
+    ledger_dump = "\n".join(sqlite3.connect(out / ".egoget" / "ledger.sqlite").iterdump())
+    for text in (result.output, (tmp_path / "r.json").read_text(), ledger_dump):
+        assert "deadbeefsecretsignature" not in text
+        assert "AKIASECRETCRED" not in text
+
+
+def test_presigned_s3_style_etag_is_checked_as_md5(
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    body = object_bytes("md5", 1 * MIB)
+    http_server.files["/m.mp4"] = body
+    result = run_cli(
+        ["fetch", f"{http_server.base_url}/m.mp4?{SECRET_QUERY}", "-o", str(tmp_path)], capsys
+    )
+    assert result.exit_code == 0, result.output
+    row = (
+        sqlite3.connect(tmp_path / ".egoget" / "ledger.sqlite")
+        .execute("SELECT checked FROM files")
+        .fetchone()
+    )
+    assert row[0] == "size+md5"
+    assert hashlib.md5((tmp_path / "m.mp4").read_bytes()).hexdigest() in ContentServer.etag(body)
+
+
+def test_expired_link_is_reported_as_expired(
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    http_server.forbidden_body = (
+        b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+    )
+    result = run_cli(
+        ["fetch", f"{http_server.base_url}/x.mp4?{SECRET_QUERY}", "-o", str(tmp_path)], capsys
+    )
+    assert result.exit_code == 1
+    assert "has expired" in result.stderr
+    assert "fresh" in result.stderr
+    assert not no_part_files(tmp_path)
