@@ -151,7 +151,7 @@ def print_plan(result_diff: Any, quiet: bool) -> None:
     if quiet:
         return
     sizes = human_bytes(diff.todo_bytes_known)
-    unknown = f" + {diff.sizes_unknown} of unknown size" if diff.sizes_unknown else ""
+    unknown = f"; {diff.sizes_unknown} sized as they start" if diff.sizes_unknown else ""
     err(
         f"plan: {len(diff.todo)} files to fetch ({sizes}{unknown}), "
         f"{len(diff.present)} already present ({human_bytes(diff.present_bytes)})"

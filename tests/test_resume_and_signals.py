@@ -115,8 +115,9 @@ def test_ctrl_c_exits_130_within_2_seconds_and_keeps_partial_work(
     status = run_cli(["status", "-o", str(out)], capsys)
     assert "partial: 1 files" in status.stdout
     kept = finished_chunks(out)
+    # Resuming with another --chunk-size-mib keeps the layout the finished chunks were cut with.
     rerun = run_cli(
-        ["fetch", large_object.uri, "-o", str(out), "--chunk-size-mib", str(CHUNK_MIB)],
+        ["fetch", large_object.uri, "-o", str(out), "--chunk-size-mib", "16"],
         capsys,
         report=tmp_path / "r.json",
     )

@@ -249,21 +249,23 @@ class Engine:
             part_size = self._retrying(file.dest, lambda: source.part_size(file.uri, stat))
         # A server that ignores Range can only be read from the start, in one piece.
         target_chunk = self._options.chunk_size if accepts_ranges else max(1, size)
-        layout = layout_for(size, target_chunk, part_size)
         part_path = final_path.with_name(final_path.name + PART_SUFFIX)
 
         done: dict[int, bytes] = {}
-        resumable = self._ledger.partial(file.dest) if layout.count > 1 else None
+        resumable = self._ledger.partial(file.dest)
         if (
             resumable is not None
             and resumable.uri == identity
             and resumable.size == size
             and resumable.validator == file.etag
-            and resumable.chunk_size == layout.chunk_size
             and resumable.part_size == part_size
+            and resumable.done_chunks
             and _size_of(part_path) == size
         ):
+            # Keep the layout the finished chunks were cut with, whatever --chunk-size-mib says now.
+            target_chunk = resumable.chunk_size
             done = resumable.done_chunks
+        layout = layout_for(size, target_chunk, part_size)
         fd = self._open_part_file(part_path, size, truncate=not done)
         if not done and layout.count > 1:
             self._ledger.start_partial(

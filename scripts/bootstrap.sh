@@ -1,0 +1,25 @@
+# Sourced by the other scripts: a project venv at .venv with egoget and its test tools installed
+# from this checkout. Re-installs only when pyproject.toml changes.
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${EGOGET_VENV:-$REPO_ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bootstrap: creating $VENV" >&2
+  "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.egoget-installed"
+want="$(sha256sum "$REPO_ROOT/pyproject.toml" | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "bootstrap: installing egoget[test] into $VENV" >&2
+  log="$VENV/pip-install.log"
+  if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip &&
+         "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$REPO_ROOT[test]"; } \
+       > "$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "bootstrap: installing failed; full log in $log" >&2
+    exit 1
+  fi
+  echo "$want" > "$stamp"
+fi
+export PATH="$VENV/bin:$PATH"

@@ -1,0 +1,143 @@
+"""The command line itself: help, config files, dry runs, quiet mode, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from egoget.cli import cli
+from egoget.mirror.seed import MirrorObject
+
+from .conftest import assert_same_bytes, run_cli
+
+CaptureFixture = pytest.CaptureFixture[str]
+
+
+def first_video(objects: list[MirrorObject]) -> MirrorObject:
+    return next(o for o in objects if o.key.endswith(".mp4"))
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))  # type: ignore[attr-defined]
+def test_every_command_and_option_explains_itself(name: str, capsys: CaptureFixture) -> None:
+    command = cli.commands[name]  # type: ignore[attr-defined]
+    assert command.help and len(command.help) > 20, f"{name} has no help text"
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"{name} {param.opts} has no help text"
+    result = run_cli([name, "--help"], capsys)
+    assert result.exit_code == 0
+    assert "Usage: egoget" in result.stdout
+
+
+def test_unknown_option_is_a_usage_error_without_traceback(capsys: CaptureFixture) -> None:
+    result = run_cli(["fetch", "--no-such-flag"], capsys)
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_official_cli_spellings_are_accepted(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    obj = first_video(demo_objects)
+    out = tmp_path / "out"
+    result = run_cli(
+        ["fetch", obj.uri, "--output_directory", str(out), "--num_workers", "3"], capsys
+    )
+    assert result.exit_code == 0, result.output
+    assert_same_bytes(out / obj.key.rsplit("/", 1)[1], obj)
+
+
+def test_config_file_supplies_options_and_flags_override_it(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    obj = first_video(demo_objects)
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"uris": [obj.uri], "output": str(tmp_path / "a"), "procs": 2}))
+    result = run_cli(["fetch", "--config", str(config)], capsys)
+    assert result.exit_code == 0, result.output
+    assert_same_bytes(tmp_path / "a" / obj.key.rsplit("/", 1)[1], obj)
+
+    overridden = run_cli(["fetch", "--config", str(config), "-o", str(tmp_path / "b")], capsys)
+    assert overridden.exit_code == 0, overridden.output
+    assert_same_bytes(tmp_path / "b" / obj.key.rsplit("/", 1)[1], obj)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"output": "x", "proccs": 4}', "unknown option 'proccs'"),
+        ('{"output": "x", "procs": "many"}', "procs:"),
+        ('{"output": "x", "procs": 0}', "procs:"),
+        ('{"output": "x", "limit_rate": "fast"}', "not a rate"),
+        ('{"output": "x",', "not valid JSON"),
+        ("[1, 2]", "must hold a JSON object"),
+    ],
+)
+def test_bad_config_is_exit_2_naming_the_problem(
+    content: str, expected: str, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    config = tmp_path / "bad.json"
+    config.write_text(content)
+    result = run_cli(["fetch", "s3://b/k", "--config", str(config)], capsys)
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_dry_run_prints_the_plan_and_fetches_nothing(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    result = run_cli(
+        ["fetch", "s3://ego4d-consortium-sharing/public/v2_1/", "-o", str(out), "--dry-run"],
+        capsys,
+    )
+    assert result.exit_code == 0, result.output
+    assert "6 files to fetch" in result.stderr
+    assert [p.name for p in out.iterdir()] == [".egoget"]
+
+
+def test_quiet_success_prints_nothing(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    result = run_cli(["fetch", first_video(demo_objects).uri, "-o", str(tmp_path), "-q"], capsys)
+    assert result.exit_code == 0
+    assert result.output == ""
+
+
+def test_missing_output_directory_is_a_clear_usage_error(capsys: CaptureFixture) -> None:
+    result = run_cli(["fetch", "s3://bucket/key"], capsys)
+    assert result.exit_code == 2
+    assert "no output directory" in result.stderr
+    assert "hint: pass -o DIR" in result.stderr
+
+
+def test_unknown_scheme_is_refused(tmp_path: Path, capsys: CaptureFixture) -> None:
+    result = run_cli(["fetch", "ftp://host/file", "-o", str(tmp_path)], capsys)
+    assert result.exit_code == 2
+    assert "no source handles ftp" in result.stderr
+
+
+def test_status_of_a_directory_without_downloads_says_so(
+    tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    result = run_cli(["status", "-o", str(tmp_path)], capsys)
+    assert result.exit_code == 2
+    assert "holds no egoget download" in result.stderr
+
+
+def test_debug_env_shows_the_traceback_of_a_user_error(tmp_path: Path) -> None:
+    args = [sys.executable, "-m", "egoget", "status", "-o", str(tmp_path)]
+    plain = subprocess.run(args, capture_output=True, text=True)
+    debug = subprocess.run(
+        args, capture_output=True, text=True, env={**__import__("os").environ, "EGOGET_DEBUG": "1"}
+    )
+    assert plain.returncode == debug.returncode == 2
+    assert "Traceback" not in plain.stderr
+    assert "Traceback" in debug.stderr
