@@ -141,3 +141,10 @@ def test_debug_env_shows_the_traceback_of_a_user_error(tmp_path: Path) -> None:
     assert plain.returncode == debug.returncode == 2
     assert "Traceback" not in plain.stderr
     assert "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("configs/*.json")))
+def test_example_configs_are_valid(path: Path) -> None:
+    from egoget.config import FetchConfig, build_config, load_json_config
+
+    build_config(FetchConfig, load_json_config(path), str(path))

@@ -41,15 +41,51 @@ class MirrorObject:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def object_bytes(key: str, size: int) -> bytes:
-    seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+_BLOCK_BYTES = 4 * MIB
+
+
+def _block(key: str, index: int, size: int) -> bytes:
+    seed = int.from_bytes(hashlib.sha256(f"{key}#{index}".encode()).digest()[:8], "big")
     return random.Random(seed).randbytes(size)
 
 
-def put_object(client: S3Client, bucket: str, key: str, body: bytes, multipart: bool) -> None:
-    if multipart:
+def object_bytes(key: str, size: int) -> bytes:
+    """The content of the object ``key``: deterministic, incompressible, made in 4 MiB blocks."""
+    return b"".join(
+        _block(key, i, min(_BLOCK_BYTES, size - start))
+        for i, start in enumerate(range(0, size, _BLOCK_BYTES))
+    )
+
+
+class ObjectReader(io.RawIOBase):
+    """``object_bytes(key, size)`` as a stream, so multi-GiB objects upload in flat memory."""
+
+    def __init__(self, key: str, size: int):
+        self._key = key
+        self._size = size
+        self._offset = 0
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+        if not self._buffer and self._offset < self._size:
+            index = self._offset // _BLOCK_BYTES
+            self._buffer = _block(self._key, index, min(_BLOCK_BYTES, self._size - self._offset))
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        self._offset += n
+        return n
+
+
+def put_object(
+    client: S3Client, bucket: str, key: str, body: bytes | io.RawIOBase, multipart: bool
+) -> None:
+    if multipart or not isinstance(body, bytes):
         client.upload_fileobj(
-            io.BytesIO(body),
+            io.BytesIO(body) if isinstance(body, bytes) else io.BufferedReader(body),
             bucket,
             key,
             Config=TransferConfig(
