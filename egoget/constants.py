@@ -27,3 +27,5 @@ PRESIGN_EXPIRY_S = 6 * 3600
 # With fewer keys than this under one prefix, HEAD each one instead of listing the prefix.
 LIST_INSTEAD_OF_HEAD_MIN_KEYS = 4
 PLAIN_PROGRESS_INTERVAL_S = 5.0
+VERIFIED_BATCH_MAX = 256
+VERIFIED_BATCH_MAX_AGE_S = 0.2

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .constants import LEDGER_FILE_NAME
+from .constants import LEDGER_FILE_NAME, VERIFIED_BATCH_MAX, VERIFIED_BATCH_MAX_AGE_S
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -84,11 +84,17 @@ class Ledger:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        # Verified records are committed in groups: one transaction per small file was the
+        # largest per-file cost. A SIGKILL loses at most the last group, whose files are then
+        # simply fetched again.
+        self._pending_verified: list[VerifiedFile] = []
+        self._last_flush = time.monotonic()
 
     def close(self) -> None:
         # A worker stuck in a write must not keep the process from exiting after Ctrl-C.
         if self._lock.acquire(timeout=2):
             try:
+                self._flush_verified()
                 self._db.close()
             finally:
                 self._lock.release()
@@ -98,6 +104,7 @@ class Ledger:
     def verified_files(self) -> dict[str, VerifiedFile]:
         """Every verified record in one query: a plan over 10,000 files diffs in memory."""
         with self._lock:
+            self._flush_verified()
             rows = self._db.execute(
                 "SELECT dest, uri, size, etag, version_id, md5, sha256, part_size, checked, "
                 "mtime_ns, verified_at FROM files"
@@ -106,55 +113,58 @@ class Ledger:
 
     def record_verified(self, record: VerifiedFile) -> None:
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.execute(
-                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    record.dest,
-                    record.uri,
-                    record.size,
-                    record.etag,
-                    record.version_id,
-                    record.md5,
-                    record.sha256,
-                    record.part_size,
-                    record.checked,
-                    record.mtime_ns,
-                    record.verified_at,
-                ),
-            )
-            self._db.execute("DELETE FROM partials WHERE dest = ?", (record.dest,))
-            self._db.execute("DELETE FROM chunks WHERE dest = ?", (record.dest,))
-            self._db.execute("COMMIT")
+            self._pending_verified.append(record)
+            if (
+                len(self._pending_verified) >= VERIFIED_BATCH_MAX
+                or time.monotonic() - self._last_flush >= VERIFIED_BATCH_MAX_AGE_S
+            ):
+                self._flush_verified()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_verified()
+
+    def _flush_verified(self) -> None:
+        self._last_flush = time.monotonic()
+        if not self._pending_verified:
+            return
+        records, self._pending_verified = self._pending_verified, []
+        dests = [(r.dest,) for r in records]
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (r.dest, r.uri, r.size, r.etag, r.version_id, r.md5, r.sha256, r.part_size,
+                 r.checked, r.mtime_ns, r.verified_at)
+                for r in records
+            ],
+        )  # fmt: skip
+        self._db.executemany("DELETE FROM partials WHERE dest = ?", dests)
+        self._db.executemany("DELETE FROM chunks WHERE dest = ?", dests)
+        self._db.execute("COMMIT")
 
     def forget_verified(self, dest: str) -> None:
         with self._lock:
+            self._flush_verified()
             self._db.execute("DELETE FROM files WHERE dest = ?", (dest,))
 
     # --- partial files ------------------------------------------------------------------------
 
-    def partial(self, dest: str) -> PartialFile | None:
+    def partial_files(self) -> dict[str, PartialFile]:
+        """Every partial file with its finished chunks, in two queries (read once per run)."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT dest, uri, size, validator, chunk_size, part_size FROM partials "
-                "WHERE dest = ?",
-                (dest,),
-            ).fetchone()
-            if row is None:
-                return None
-            chunks = self._db.execute(
-                "SELECT idx, part_md5s FROM chunks WHERE dest = ?", (dest,)
+            rows = self._db.execute(
+                "SELECT dest, uri, size, validator, chunk_size, part_size FROM partials"
             ).fetchall()
-        dest, uri, size, validator, chunk_size, part_size = row
-        return PartialFile(
-            dest,
-            uri,
-            size,
-            validator,
-            chunk_size,
-            part_size,
-            done_chunks={idx: bytes(blob) for idx, blob in chunks},
-        )
+            chunks = self._db.execute("SELECT dest, idx, part_md5s FROM chunks").fetchall()
+        partials = {
+            dest: PartialFile(dest, uri, size, validator, chunk_size, part_size, {})
+            for dest, uri, size, validator, chunk_size, part_size in rows
+        }
+        for dest, index, part_md5s in chunks:
+            if dest in partials:
+                partials[dest].done_chunks[index] = bytes(part_md5s)
+        return partials
 
     def partials(self) -> Iterator[tuple[PartialFile, int]]:
         """Each partial file with how many of its bytes are in finished chunks."""

@@ -148,3 +148,49 @@ def test_example_configs_are_valid(path: Path) -> None:
     from egoget.config import FetchConfig, build_config, load_json_config
 
     build_config(FetchConfig, load_json_config(path), str(path))
+
+
+def test_plain_progress_lines_when_output_is_not_a_terminal(
+    demo_objects: list[MirrorObject],
+    tmp_path: Path,
+    capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("egoget.cli.PLAIN_PROGRESS_INTERVAL_S", 0.0)
+    result = run_cli(["fetch", first_video(demo_objects).uri, "-o", str(tmp_path)], capsys)
+    assert result.exit_code == 0, result.output
+    assert "1/1 files" in result.stderr
+    assert "MiB/s" in result.stderr
+
+
+def test_progress_bar_on_a_terminal(demo_objects: list[MirrorObject], tmp_path: Path) -> None:
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    obj = first_video(demo_objects)
+    controller, terminal = pty.openpty()
+    # A fresh pty is 0x0; give it a real terminal's size so the bar has room to draw.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "egoget", "fetch", obj.uri, "-o", str(tmp_path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            data = os.read(controller, 65536)
+        except OSError:  # EIO once the process closes the terminal
+            break
+        if not data:
+            break
+        shown += data
+    assert process.wait(timeout=60) == 0
+    os.close(controller)
+    text = shown.decode(errors="replace")
+    assert "1/1 files" in text and "100%" in text, text

@@ -151,6 +151,9 @@ class Engine:
         self._pending: deque[_ChunkTask] = deque()
         self._files: Iterator[RemoteFile] = iter(())
         self._summary = TransferSummary()
+        self._partials = ledger.partial_files()
+        self._real_out_dir = Path(os.path.realpath(out_dir))
+        self._checked_dirs: set[str] = set()
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -239,10 +242,7 @@ class Engine:
             accepts_ranges = stat.accepts_ranges
         size = file.size if file.size is not None else 0
         identity = source.redact(file.uri)
-        final_path = destination_inside(self._out_dir, file.dest)
-        final_path.parent.mkdir(parents=True, exist_ok=True)
-        # Re-check: mkdir may have walked through a symlink planted after the first check.
-        destination_inside(self._out_dir, file.dest)
+        final_path = self._destination(file)
         part_size = None
         if multipart_parts(file.etag):
             stat = RemoteStat(size, file.etag)
@@ -252,7 +252,7 @@ class Engine:
         part_path = final_path.with_name(final_path.name + PART_SUFFIX)
 
         done: dict[int, bytes] = {}
-        resumable = self._ledger.partial(file.dest)
+        resumable = self._partials.pop(file.dest, None)
         if (
             resumable is not None
             and resumable.uri == identity
@@ -279,6 +279,18 @@ class Engine:
             job.counted_bytes = resumed
             self._emit(BytesReceived(file.dest, resumed))
         return job
+
+    def _destination(self, file: RemoteFile) -> Path:
+        """The final path, its folder created; each folder is checked for symlinks once."""
+        final_path = self._real_out_dir / file.dest
+        folder = str(final_path.parent)
+        if folder not in self._checked_dirs:
+            destination_inside(self._real_out_dir, file.dest)
+            final_path.parent.mkdir(parents=True, exist_ok=True)
+            # Again after mkdir, which may have walked through a symlink planted meanwhile.
+            destination_inside(self._real_out_dir, file.dest)
+            self._checked_dirs.add(folder)
+        return final_path
 
     def _open_part_file(self, part_path: Path, size: int, truncate: bool) -> int:
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if truncate else 0)
