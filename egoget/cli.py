@@ -16,17 +16,37 @@ from types import FrameType
 from typing import Any, TypeVar
 
 import click
+from pydantic import BaseModel
 
-from .config import FetchConfig, build_config, load_json_config
+from .config import (
+    Ego4dConfig,
+    FetchConfig,
+    TransferConfig,
+    build_config,
+    canonical_keys,
+    load_json_config,
+)
 from .constants import ENV_DEBUG, PLAIN_PROGRESS_INTERVAL_S
+from .datasets import ego4d
+from .datasets.choices import check_choices
 from .datasets.uris import plan_uris, read_list_file
 from .errors import EgogetError, ExitCode, UsageError
+from .model import PlannedRun
 from .report import output_status, verify_output
-from .run import RunResult, execute, source_registry
+from .run import (
+    MetadataFetcher,
+    OutputSession,
+    PlanDiff,
+    RunResult,
+    ensure_output_dir,
+    run_plan,
+    source_registry,
+)
 from .sources import SourceRegistry
 from .transfer.events import (
     BytesReceived,
     Event,
+    EventSink,
     FileDone,
     FileFailed,
     FileStarted,
@@ -146,8 +166,7 @@ class ProgressView:
             self._bar.close()
 
 
-def print_plan(result_diff: Any, quiet: bool) -> None:
-    diff = result_diff
+def print_plan(diff: PlanDiff, quiet: bool) -> None:
     if quiet:
         return
     sizes = human_bytes(diff.todo_bytes_known)
@@ -156,6 +175,18 @@ def print_plan(result_diff: Any, quiet: bool) -> None:
         f"plan: {len(diff.todo)} files to fetch ({sizes}{unknown}), "
         f"{len(diff.present)} already present ({human_bytes(diff.present_bytes)})"
     )
+    for tag in ("part", "university"):
+        groups: dict[str, list[int]] = {}
+        for file in diff.todo:
+            if tag in file.tags:
+                counts = groups.setdefault(file.tags[tag], [0, 0])
+                counts[0] += 1
+                counts[1] += file.size or 0
+        if len(groups) > 1 or (groups and tag == "part"):
+            shown = ", ".join(
+                f"{name} {n} ({human_bytes(b)})" for name, (n, b) in sorted(groups.items())
+            )
+            err(f"  by {tag}: {shown}")
     if diff.todo_bytes_known > diff.free_bytes:
         err(
             f"warning: the plan needs {human_bytes(diff.todo_bytes_known)} but only "
@@ -305,19 +336,18 @@ def transfer_options(command: F) -> F:
 _CLI_ONLY = {"config_file", "quiet", "report_file"}
 
 
-def merged_values(ctx: click.Context, params: dict[str, Any]) -> dict[str, Any]:
+def merged_values(
+    ctx: click.Context, params: dict[str, Any], model: type[BaseModel]
+) -> dict[str, Any]:
     """JSON config values, overridden by every flag the user actually typed."""
     values: dict[str, Any] = {}
     config_file = params.get("config_file")
     if config_file is not None:
-        values.update(load_json_config(config_file))
+        values.update(canonical_keys(model, load_json_config(config_file)))
     for name, value in params.items():
-        if name in _CLI_ONLY or value is None:
+        if name in _CLI_ONLY or value is None or value == ():
             continue
-        source = ctx.get_parameter_source(name)
-        if source is click.core.ParameterSource.DEFAULT and name in values:
-            continue
-        if value == () and name in values:
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
             continue
         values[name] = list(value) if isinstance(value, tuple) else value
     return values
@@ -375,7 +405,7 @@ def fetch(ctx: click.Context, /, **params: Any) -> None:
       egoget fetch s3://ego4d-consortium-sharing/public/v2_1/annotations/ -o ego4d
       egoget fetch --from-file urls.txt -o videos -j 16
     """
-    values = merged_values(ctx, params)
+    values = merged_values(ctx, params, FetchConfig)
     if values.get("output") is None:
         raise UsageError("no output directory given", hint="pass -o DIR (or --output_directory)")
     config = build_config(FetchConfig, values, "options")
@@ -396,24 +426,33 @@ def fetch(ctx: click.Context, /, **params: Any) -> None:
             f"{len(refused)} entries refused; nothing was downloaded",
             hint="fix the list, or pass --skip-invalid to download the valid entries anyway",
         )
-    run_and_exit(plan, config, registry, refused, quiet, params.get("report_file"))
+    planned = PlannedRun(plan, refused)
+    run_and_exit(
+        config, registry, lambda *_: planned, quiet, params.get("report_file"), ask_first=False
+    )
+
+
+# Makes the plan inside the session: a dataset fetches its manifests through it first.
+Planner = Callable[[OutputSession, EventSink, threading.Event], PlannedRun]
 
 
 def run_and_exit(
-    plan: Any,
-    config: FetchConfig,
+    config: TransferConfig,
     registry: SourceRegistry,
-    refused: list[tuple[str, EgogetError]],
+    planner: Planner,
     quiet: bool,
     report_file: Path | None,
+    ask_first: bool,
 ) -> None:
     cancelled = threading.Event()
     view: ProgressView | None = None
 
-    def start_view(diff: Any) -> bool:
+    def start_view(diff: PlanDiff) -> bool:
         nonlocal view
         print_plan(diff, quiet)
-        unknown = {f.dest for f in diff.todo if f.size is None}
+        if ask_first and diff.todo and not confirm_download(diff):
+            return False
+        unknown: set[str] = {f.dest for f in diff.todo if f.size is None}
         view = ProgressView(len(diff.todo), diff.todo_bytes_known, unknown, progress_mode(quiet))
         return True
 
@@ -421,11 +460,16 @@ def run_and_exit(
         if view is not None:
             view(event)
 
+    ensure_output_dir(config.output)
     with stop_on_signals(cancelled) as received:
         try:
-            result = execute(
-                plan, config, registry, emit, cancelled, confirm=start_view, refused=refused
-            )
+            with OutputSession(config, registry) as session:
+                planned = planner(session, emit, cancelled)
+                for note in planned.notes:
+                    err(f"note: {note}")
+                result = run_plan(
+                    session, planned.plan, emit, cancelled, start_view, planned.refused
+                )
         finally:
             if view is not None:
                 view.close()
@@ -436,6 +480,129 @@ def run_and_exit(
     print_summary(result, registry, quiet)
     write_report(report_file, result, registry)
     sys.exit(int(result.exit_code))
+
+
+def confirm_download(diff: PlanDiff) -> bool:
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "not starting a download without confirmation",
+            hint="pass -y (--yes) to start it from a script, or --dry-run to see the plan",
+        )
+    return click.confirm(f"Download {human_bytes(diff.todo_bytes_known)}?", default=True)
+
+
+# Datasets `egoget download` knows, by name.
+DOWNLOADABLE = ("ego4d",)
+# Options that take several values, written as the official CLIs do (`--benchmarks nlq vq`),
+# with commas, or by repeating the option.
+MULTI_VALUE_OPTIONS = frozenset(
+    {"--parts", "--datasets", "--benchmarks", "--universities", "--video-uids", "--video_uids"}
+)
+
+
+def expand_multi_value_options(argv: list[str]) -> list[str]:
+    """Rewrite `--opt a b` as `--opt a --opt b` for the multi-value options, so click sees one
+    value per occurrence. A dataset name ends a list, so `--benchmarks nlq ego4d` still works."""
+    out: list[str] = []
+    current: str | None = None
+    for token in argv:
+        if token in MULTI_VALUE_OPTIONS:
+            current = token
+            out.append(token)
+            continue
+        if token.startswith("-") or token.lower() in DOWNLOADABLE:
+            current = None
+        elif current is not None and out[-1] != current:
+            out.append(current)
+        out.append(token)
+    return out
+
+
+def split_commas(values: list[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@cli.command()
+@click.argument("dataset_name", metavar="DATASET", required=False)
+@click.option("--dataset", "dataset_option", help="The dataset, as an option instead.")
+@click.option(
+    "--parts",
+    "--datasets",
+    "parts",
+    multiple=True,
+    help="Parts of the dataset, e.g. full_scale annotations clips [default: annotations]. "
+    "`egoget list ego4d` shows them all.",
+)
+@click.option("--version", "version", help="Release: v1, v2 or v2_1 [default: v2_1].")
+@click.option(
+    "--metadata/--no-metadata",
+    default=None,
+    help="Also fetch the release's ego4d.json into OUTPUT [default: yes].",
+)
+@click.option("--benchmarks", multiple=True, help="Only files of these benchmarks, e.g. nlq vq.")
+@click.option(
+    "--universities", multiple=True, help="Only videos from these universities, e.g. unict cmu."
+)
+@click.option(
+    "--video-uids", "--video_uids", "video_uids", multiple=True, help="Only these videos."
+)
+@click.option(
+    "--video-uid-file",
+    "--video_uid_file",
+    "video_uid_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File of video uids, separated by white space.",
+)
+@click.option(
+    "--shard",
+    help="K/N: download only share K of N disjoint shares of the plan (one per machine of a "
+    "job array); all N together download everything.",
+)
+@click.option("-y", "--yes", "yes", is_flag=True, default=None, help="Start without asking.")
+@transfer_options
+@click.pass_context
+def download(ctx: click.Context, /, **params: Any) -> None:
+    """Download a dataset, or parts of it, by name.
+
+    \b
+    Examples:
+      egoget download ego4d --parts full_scale annotations --benchmarks nlq -o ego4d -y
+      egoget download ego4d --parts full_scale --universities unict --dry-run -o ego4d
+      egoget download --config configs/ego4d_nlq.json      # official ego4d configs work too
+
+    The files land where the official tools put them; re-running fetches only what is missing
+    or changed. Before starting it prints the plan (files, bytes, already present, by part and
+    university) and asks, unless -y.
+    """
+    positional = params.pop("dataset_name")
+    option = params.pop("dataset_option")
+    for name in ("parts", "benchmarks", "universities", "video_uids"):
+        params[name] = tuple(split_commas(list(params[name])))
+    values = merged_values(ctx, params, Ego4dConfig)
+    name = (positional or option or values.get("dataset") or "").lower()
+    if not name:
+        raise UsageError(
+            "which dataset?",
+            hint=f"egoget download DATASET ...; datasets: {', '.join(DOWNLOADABLE)}",
+        )
+    check_choices("dataset", [name], DOWNLOADABLE)
+    values["dataset"] = name
+    if values.get("output") is None:
+        raise UsageError("no output directory given", hint="pass -o DIR (or --output_directory)")
+    config = build_config(Ego4dConfig, values, "options")
+    registry = source_registry(config)
+
+    def planner(session: OutputSession, emit: EventSink, cancelled: threading.Event) -> PlannedRun:
+        return ego4d.plan_run(config, registry, MetadataFetcher(session, emit, cancelled))
+
+    run_and_exit(
+        config,
+        registry,
+        planner,
+        bool(params.get("quiet")),
+        params.get("report_file"),
+        ask_first=not config.yes and not config.dry_run,
+    )
 
 
 @cli.command()
@@ -499,8 +666,9 @@ def debug_enabled() -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = expand_multi_value_options(sys.argv[1:] if argv is None else list(argv))
     try:
-        cli.main(args=argv, prog_name="egoget", standalone_mode=False)
+        cli.main(args=args, prog_name="egoget", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

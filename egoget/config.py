@@ -7,7 +7,15 @@ import re
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .constants import (
     DEFAULT_CHUNK_SIZE_MIB,
@@ -35,19 +43,30 @@ def parse_rate(text: str) -> int:
 class TransferConfig(BaseModel):
     """How bytes move: shared by every command that downloads."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    output: Path = Field(description="Output directory; egoget keeps its state in OUTPUT/.egoget")
-    procs: int = Field(DEFAULT_PROCS, ge=1, le=256, description="Parallel connections")
+    output: Path = Field(
+        description="Output directory; egoget keeps its state in OUTPUT/.egoget",
+        validation_alias=AliasChoices("output", "output_directory", "out_dir"),
+    )
+    procs: int = Field(
+        DEFAULT_PROCS,
+        ge=1,
+        le=256,
+        description="Parallel connections",
+        validation_alias=AliasChoices("procs", "num_workers"),
+    )
     chunk_size_mib: int = Field(DEFAULT_CHUNK_SIZE_MIB, ge=1, le=4096)
     max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=1, le=100)
     stall_timeout_s: float = Field(DEFAULT_STALL_TIMEOUT_S, gt=0)
     connect_timeout_s: float = Field(DEFAULT_CONNECT_TIMEOUT_S, gt=0)
     limit_rate: str | None = Field(None, description="Bandwidth cap, e.g. 50M (bytes/s)")
     endpoint_url: str | None = None
-    aws_profile: str | None = None
+    aws_profile: str | None = Field(
+        None, validation_alias=AliasChoices("aws_profile", "aws_profile_name", "s3_profile")
+    )
     dry_run: bool = False
-    yes: bool = False
+    yes: bool = Field(False, validation_alias=AliasChoices("yes", "assume_yes"))
 
     @field_validator("limit_rate")
     @classmethod
@@ -67,6 +86,65 @@ class FetchConfig(TransferConfig):
     skip_invalid: bool = False
 
 
+_SHARD = re.compile(r"^(\d+)/(\d+)$")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'2/8' -> (2, 8): this machine's share, counted from 1, of a plan split N ways."""
+    match = _SHARD.match(text.strip())
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise ValueError(f"not a shard: {text!r} (write K/N with 1 <= K <= N, e.g. 3/8)")
+    return int(match.group(1)), int(match.group(2))
+
+
+class Ego4dConfig(TransferConfig):
+    """`egoget download ego4d`. The official `ego4d` CLI's config keys are accepted too."""
+
+    dataset: str = "ego4d"
+    parts: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("parts", "datasets")
+    )
+    version: str = "v2_1"
+    metadata: bool = True
+    benchmarks: list[str] = Field(default_factory=list)
+    universities: list[str] = Field(default_factory=list)
+    video_uids: list[str] = Field(default_factory=list)
+    video_uid_file: Path | None = None
+    shard: str | None = None
+    # Official keys with no effect here: egoget always checks versions, sizes and checksums,
+    # and always keeps the manifests. Accepted so official configs run unchanged.
+    manifest: bool | None = None
+    bypass_version_check: bool | None = None
+    skip_s3_checks: bool | None = None
+    bypass_existing: bool | None = None
+    annotations: bool | list[str] | None = None
+    viz: bool | None = None
+
+    @field_validator("shard")
+    @classmethod
+    def _check_shard(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_shard(value)
+        return value
+
+    @model_validator(mode="after")
+    def _official_viz_flag(self) -> Ego4dConfig:
+        if self.viz and "viz" not in self.parts:
+            self.parts.append("viz")
+        return self
+
+    def all_video_uids(self) -> list[str]:
+        uids = list(self.video_uids)
+        if self.video_uid_file is not None:
+            try:
+                uids += self.video_uid_file.read_text().split()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read the uid file {self.video_uid_file}: {exc.strerror}"
+                ) from exc
+        return uids
+
+
 def load_json_config(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
@@ -82,6 +160,18 @@ def load_json_config(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a JSON object of option names to values")
     return data
+
+
+def canonical_keys(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+    """Rename alias keys (the official CLIs' spellings, e.g. ``datasets``) to field names, so
+    a config file's value and a flag for the same option meet under one key."""
+    renames: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        if isinstance(info.validation_alias, AliasChoices):
+            for choice in info.validation_alias.choices:
+                if isinstance(choice, str):
+                    renames[choice] = name
+    return {renames.get(key, key): value for key, value in values.items()}
 
 
 def build_config(model: type[ModelT], values: dict[str, Any], origin: str) -> ModelT:

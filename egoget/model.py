@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .errors import EgogetError
 from .paths import SafeRelPath
 
 
@@ -36,3 +38,22 @@ class Plan:
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def shard(self, index: int, count: int) -> Plan:
+        """Share ``index`` (1..count) of a split into ``count`` disjoint parts that together
+        cover the plan. It depends only on each file's destination, so every machine of a job
+        array computes the same split from the same manifests, in any order."""
+        return Plan([f for f in self.files if _shard_of(f.dest, count) == index - 1])
+
+
+def _shard_of(dest: str, count: int) -> int:
+    return int.from_bytes(hashlib.sha1(dest.encode()).digest()[:8], "big") % count
+
+
+@dataclass
+class PlannedRun:
+    """A plan plus what planning refused (named, with why) and notes for the user."""
+
+    plan: Plan
+    refused: list[tuple[str, EgogetError]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)

@@ -14,11 +14,20 @@ from pathlib import Path
 
 from .config import TransferConfig
 from .constants import STATE_DIR_NAME
-from .errors import EgogetError, ExitCode, UsageError
+from .errors import (
+    AuthError,
+    EgogetError,
+    ExitCode,
+    Interrupted,
+    ManifestError,
+    UsageError,
+)
 from .ledger import Ledger, VerifiedFile
 from .lock import OutputLock
 from .model import Plan, RemoteFile
+from .resolve import resolve_sizes
 from .sources import SourceRegistry, SourceSettings
+from .sources.s3 import CREDENTIALS_HINT
 from .transfer.engine import Engine, TransferOptions
 from .transfer.events import EventSink, TransferSummary
 
@@ -116,6 +125,69 @@ def _still_valid(record: VerifiedFile, identity: str, file: RemoteFile, output: 
     return st.st_size == record.size and st.st_mtime_ns == record.mtime_ns
 
 
+class OutputSession:
+    """The output directory held for one run: its lock and ledger, and transfers into it."""
+
+    def __init__(self, config: TransferConfig, registry: SourceRegistry):
+        self.config = config
+        self.registry = registry
+        self._lock = OutputLock(state_dir(config.output))
+        self._ledger: Ledger | None = None
+
+    def __enter__(self) -> OutputSession:
+        self._lock.acquire()
+        try:
+            self._ledger = Ledger(state_dir(self.config.output))
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+        self._lock.release()
+
+    @property
+    def ledger(self) -> Ledger:
+        assert self._ledger is not None, "use OutputSession as a context manager"
+        return self._ledger
+
+    def diff(self, plan: Plan) -> PlanDiff:
+        return diff_plan(plan, self.ledger, self.config.output, self.registry)
+
+    def transfer(
+        self, files: list[RemoteFile], emit: EventSink, cancelled: threading.Event
+    ) -> TransferSummary:
+        config = self.config
+        engine = Engine(
+            config.output,
+            self.registry,
+            self.ledger,
+            TransferOptions(
+                procs=config.procs,
+                chunk_size=config.chunk_size_mib * MIB,
+                max_attempts=config.max_attempts,
+                limit_rate_bytes_per_s=config.limit_rate_bytes_per_s,
+            ),
+            emit,
+            cancelled,
+        )
+        summary = engine.run(files)
+        self.ledger.flush()
+        if summary.files_done:
+            # One flush for the whole run instead of an fsync per file.
+            os.sync()
+        return summary
+
+
+def ensure_output_dir(output: Path) -> None:
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the output directory {output}: {exc.strerror}") from exc
+
+
 def execute(
     plan: Plan,
     config: TransferConfig,
@@ -125,38 +197,60 @@ def execute(
     confirm: Callable[[PlanDiff], bool] | None = None,
     refused: list[tuple[str, EgogetError]] | None = None,
 ) -> RunResult:
-    """Run a plan to completion (or interruption). ``confirm`` sees the diff first and may say
-    no (the user declined); with ``dry_run`` nothing is transferred."""
-    output = config.output
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create the output directory {output}: {exc.strerror}") from exc
-    with OutputLock(state_dir(output)):
-        ledger = Ledger(state_dir(output))
-        try:
-            diff = diff_plan(plan, ledger, output, registry)
-            result = RunResult(diff=diff, refused=list(refused or []), dry_run=config.dry_run)
-            if config.dry_run or (confirm is not None and not confirm(diff)):
-                result.dry_run = True
-                return result
-            engine = Engine(
-                output,
-                registry,
-                ledger,
-                TransferOptions(
-                    procs=config.procs,
-                    chunk_size=config.chunk_size_mib * MIB,
-                    max_attempts=config.max_attempts,
-                    limit_rate_bytes_per_s=config.limit_rate_bytes_per_s,
-                ),
-                emit,
-                cancelled,
-            )
-            result.summary = engine.run(diff.todo)
-            if result.summary.files_done:
-                # One flush for the whole run instead of an fsync per file.
-                os.sync()
-            return result
-        finally:
-            ledger.close()
+    """Run a plan to completion (or interruption) in its own session."""
+    ensure_output_dir(config.output)
+    with OutputSession(config, registry) as session:
+        return run_plan(session, plan, emit, cancelled, confirm, refused)
+
+
+def run_plan(
+    session: OutputSession,
+    plan: Plan,
+    emit: EventSink,
+    cancelled: threading.Event,
+    confirm: Callable[[PlanDiff], bool] | None = None,
+    refused: list[tuple[str, EgogetError]] | None = None,
+) -> RunResult:
+    """``confirm`` sees the diff first and may say no (the user declined); with ``dry_run``
+    nothing is transferred."""
+    diff = session.diff(plan)
+    result = RunResult(diff=diff, refused=list(refused or []), dry_run=session.config.dry_run)
+    if session.config.dry_run or (confirm is not None and not confirm(diff)):
+        result.dry_run = True
+        return result
+    result.summary = session.transfer(diff.todo, emit, cancelled)
+    return result
+
+
+class MetadataFetcher:
+    """Fetches the small files a plan is made from (manifests, metadata) into the output
+    directory, verified and recorded like any other file; a changed remote is fetched again."""
+
+    def __init__(self, session: OutputSession, emit: EventSink, cancelled: threading.Event):
+        self._session = session
+        self._emit = emit
+        self._cancelled = cancelled
+
+    def fetch(self, files: list[RemoteFile]) -> dict[str, Path]:
+        session = self._session
+        resolution = resolve_sizes(files, session.registry, session.config.procs)
+        for file, error in resolution.missing:
+            raise ManifestError(
+                f"{file.uri} does not exist",
+                hint="check the --version and --parts names (`egoget list` shows them)",
+            ) from error
+        for _, error in resolution.denied:
+            raise AuthError(
+                f"access denied to {error.message.removeprefix('access denied to ')}",
+                hint=CREDENTIALS_HINT,
+            ) from error
+        diff = session.diff(Plan(resolution.files))
+        if diff.todo:
+            summary = session.transfer(diff.todo, self._emit, self._cancelled)
+            if summary.fatal is not None:
+                raise summary.fatal
+            if summary.interrupted:
+                raise Interrupted("interrupted while fetching manifests")
+            for error in summary.failed.values():
+                raise error
+        return {file.dest: session.config.output / file.dest for file in files}

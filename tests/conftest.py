@@ -20,9 +20,19 @@ from .httpserver import ContentServer
 REPO = Path(__file__).resolve().parent.parent
 
 
+# Keys whose licence covers some universities' buckets but not unict's.
+LIMITED_KEYS = ("EGOGETLIMITEDKEY", "egoget-limited-secret")
+_LIMITED_BUCKETS = ("ego4d-consortium-sharing", "ego4d-cmu", "ego4d-georgiatech")
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
-    server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs"))
+    limited = {
+        "name": "limited",
+        "credentials": [{"accessKey": LIMITED_KEYS[0], "secretKey": LIMITED_KEYS[1]}],
+        "actions": [f"{a}:{b}" for b in _LIMITED_BUCKETS for a in ("Read", "List")],
+    }
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs"), extra_identities=[limited])
     server.start()
     try:
         yield server

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import shlex
-import signal
 from pathlib import Path
 
 from .seed import seed_demo
-from .server import SeaweedServer
+from .server import SeaweedServer, stop_process_group
 
 
 def main() -> None:
@@ -34,11 +31,9 @@ def main() -> None:
         print(
             f"mirror: {server.endpoint_url} holds {len(seeded)} objects ({total / 2**20:.1f} MiB)"
         )
-    else:
-        if pid_file.exists():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(int(pid_file.read_text()), signal.SIGTERM)
-            pid_file.unlink()
+    elif pid_file.exists():
+        stop_process_group(int(pid_file.read_text()))
+        pid_file.unlink()
 
 
 if __name__ == "__main__":

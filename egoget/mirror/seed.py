@@ -132,6 +132,17 @@ def seed_demo(
         videos.append((uid, f"s3://{bucket}/{key}", university, benchmarks[i % len(benchmarks)]))
 
     base = f"public/{DEMO_RELEASE}"
+    clips = []
+    for i in range(2):
+        uid = hashlib.md5(f"clip-{i}".encode()).hexdigest()
+        key = f"public/{DEMO_RELEASE}/clips/{uid}.mp4"
+        seeded.append(seed_object(client, "ego4d-cmu", key, MIB + i * 4096))
+        clips.append((uid, f"s3://ego4d-cmu/{key}", "cmu", "[EM|NLQ]"))
+    clips_manifest = io.StringIO()
+    writer = csv.writer(clips_manifest)
+    writer.writerow(["video_uid", "canonical_s3_location", "type", "benchmarks"])
+    for uid, location, _, bench in clips:
+        writer.writerow([uid, location, "mp4", bench])
     manifest = io.StringIO()
     writer = csv.writer(manifest)
     writer.writerow(["video_uid", "canonical_s3_location", "type", "benchmarks", "university"])
@@ -153,8 +164,9 @@ def seed_demo(
     }
     small_objects = {
         f"{base}/ego4d.json": json.dumps(metadata, indent=1).encode(),
-        f"{base}/datasets.csv": b"dataset\nfull_scale\nannotations\n",
+        f"{base}/datasets.csv": b"dataset\nfull_scale\nclips\nannotations\n",
         f"{base}/full_scale/manifest.csv": manifest.getvalue().encode(),
+        f"{base}/clips/manifest.csv": clips_manifest.getvalue().encode(),
         f"{base}/annotations/manifest.csv": annotations_manifest.getvalue().encode(),
         **{key: json.dumps(value).encode() for key, value in annotation_files.items()},
     }

@@ -51,6 +51,33 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
+def stop_process_group(pid: int, grace_s: float = 10.0) -> None:
+    """SIGTERM the server's process group, then SIGKILL whatever is still there."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except ProcessLookupError:
+                return
+            if _reap(pid):
+                return
+            time.sleep(0.1)
+
+
+def _reap(pid: int) -> bool:
+    """Collect our own exited child (a zombie still counts as alive for killpg)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return done == pid
+
+
 def weed_binary() -> str:
     beside_python = Path(sys.executable).parent / "weed"
     if beside_python.exists():
@@ -164,13 +191,8 @@ class SeaweedServer:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        stop_process_group(self.process.pid)
+        self.process.wait()
         self.process = None
 
     def __enter__(self) -> SeaweedServer:

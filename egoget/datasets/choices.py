@@ -1,0 +1,25 @@
+"""Checking a user's names against the valid ones, with the closest match as a hint."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from ..errors import UsageError
+
+
+def check_choices(kind: str, given: Iterable[str], valid: Iterable[str]) -> None:
+    valid_list = sorted(valid)
+    unknown = sorted(set(given) - set(valid_list))
+    if not unknown:
+        return
+    suggestions = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, valid_list, n=1, cutoff=0.6)
+        if close:
+            suggestions.append(f"did you mean {close[0]!r} for {name!r}?")
+    plural = "s" if len(unknown) > 1 else ""
+    raise UsageError(
+        f"unknown {kind}{plural}: {', '.join(unknown)}",
+        hint=" ".join([*suggestions, f"valid {kind}s: {', '.join(valid_list)}"]),
+    )

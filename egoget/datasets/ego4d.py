@@ -1,0 +1,322 @@
+"""Ego4D: manifests in the consortium bucket, videos in per-university buckets.
+
+The output layout is the official ``ego4d`` CLI's, so code written against it keeps working:
+``<out>/ego4d.json``, ``<out>/<v>/<part>/manifest.csv`` and ``<out>/<v>/<part>/<uid>.mp4`` (or
+the key's basename for file parts), where ``<v>`` is the release's major version (v2_1 -> v2).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import posixpath
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import Ego4dConfig, parse_shard
+from ..errors import EgogetError, ManifestError, UnsafePathError, UsageError
+from ..model import Plan, PlannedRun, RemoteFile
+from ..paths import SafeRelPath, safe_relative_path
+from ..resolve import resolve_sizes
+from ..sources import SourceRegistry
+from . import Fetcher
+from .choices import check_choices
+
+CONSORTIUM_BUCKET = "ego4d-consortium-sharing"
+VERSIONS = ("v1", "v2", "v2_1")
+DEFAULT_VERSION = "v2_1"
+DEFAULT_PARTS = ("annotations",)  # as the official CLI
+VIDEO_PARTS = ("full_scale", "clips", "components/videos", "video_540ss")
+FILE_PARTS = (
+    "annotations", "annotations_540ss", "viz", "imu", "gaze", "3d", "3d_scans",
+    "3d_scan_keypoints", "av_models", "social_test", "vq2d_models", "vq2d_detections",
+    "sta_models", "lta_models", "moments_models", "nlq_models", "slowfast8x8_r101_k400",
+    "omnivore_video_swinl", "omnivore_image_swinl", "fut_loc", "egotracks",
+    "paco_annotations", "paco_frames",
+)  # fmt: skip
+PARTS = VIDEO_PARTS + FILE_PARTS
+UNIVERSITY_BUCKETS = {
+    "bristol": "ego4d-bristol",
+    "cmu": "ego4d-cmu",
+    "cmu_africa": "ego4d-universityaf",
+    "fair": "ego4d-fair",
+    "frl_track_1_public": CONSORTIUM_BUCKET,
+    "georgiatech": "ego4d-georgiatech",
+    "iiith": "ego4d-iiith",
+    "indiana": "ego4d-indiana",
+    "kaust": "ego4d-kaust",
+    "minnesota": "ego4d-minnesota",
+    "nus": "ego4d-speac",
+    "sfu": "ego4d-sfu",
+    "uniandes": "ego4d-university-sa",
+    "unc": "ego4d-unc",
+    "unict": "ego4d-unict-milan",
+    "upenn": "ego4d-penn",
+    "utokyo": "ego4d-utokyo",
+}
+BUCKET_UNIVERSITIES = {bucket: name for name, bucket in UNIVERSITY_BUCKETS.items()}
+# Benchmark tags seen in Ego4D manifests; names found in the manifests themselves count too.
+BENCHMARKS = ("av", "em", "fho", "lta", "mq", "nlq", "oscc", "pnr", "social", "sta", "vq")
+
+_ID_COLUMNS = ("file_uid", "video_uid")
+_LOCATION_COLUMNS = ("canonical_s3_location", "s3_path")
+_VIDEO_TYPES = frozenset({"mp4", "video"})
+_FILE_TYPES = frozenset({"file", "json"})
+_S3_URI = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])/(.+)$")
+
+
+def local_version(version: str) -> str:
+    """The folder a release lands in: its major version, as the official CLI does."""
+    return version.split("_", 1)[0]
+
+
+def metadata_uri(version: str) -> str:
+    return f"s3://{CONSORTIUM_BUCKET}/public/{version}/ego4d.json"
+
+
+def manifest_uri(version: str, part: str) -> str:
+    return f"s3://{CONSORTIUM_BUCKET}/public/{version}/{part}/manifest.csv"
+
+
+def manifest_dest(version: str, part: str) -> SafeRelPath:
+    return safe_relative_path(f"{local_version(version)}/{part}/manifest.csv")
+
+
+def parse_benchmarks(value: str | None) -> frozenset[str] | None:
+    """'[EM|NLQ|VQ]' -> {'em', 'nlq', 'vq'}; an empty cell means the row has no benchmark."""
+    if value is None or not value.strip():
+        return None
+    names = re.split(r"[|,\s]+", value.strip().strip("[]").lower())
+    return frozenset(name for name in names if name)
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    part: str
+    line: int
+    uid: str
+    uri: str
+    bucket: str
+    is_video: bool
+    benchmarks: frozenset[str] | None
+
+    @property
+    def university(self) -> str:
+        return BUCKET_UNIVERSITIES.get(self.bucket, self.bucket)
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.uid}.mp4" if self.is_video else posixpath.basename(self.uri)
+
+
+@dataclass
+class Manifest:
+    part: str
+    rows: list[ManifestRow]
+    has_benchmarks: bool
+    refused: list[tuple[str, EgogetError]] = field(default_factory=list)
+
+
+def parse_manifest(part: str, text: str, origin: str) -> Manifest:
+    """Read one manifest.csv; a bad row is refused with its line number, a bad header is fatal."""
+    reader = csv.DictReader(io.StringIO(text))
+    columns = reader.fieldnames or []
+    id_column = next((c for c in _ID_COLUMNS if c in columns), None)
+    location_column = next((c for c in _LOCATION_COLUMNS if c in columns), None)
+    if id_column is None or location_column is None:
+        raise ManifestError(
+            f"{origin} is not an Ego4D manifest: it needs a {' or '.join(_ID_COLUMNS)} column "
+            f"and a {' or '.join(_LOCATION_COLUMNS)} column, and has {columns}",
+            hint="the file may be truncated or from another dataset; delete it and rerun",
+        )
+    manifest = Manifest(part, [], has_benchmarks="benchmarks" in columns)
+    for line, row in enumerate(reader, start=2):
+        uid = (row.get(id_column) or "").strip()
+        location = (row.get(location_column) or "").strip()
+        match = _S3_URI.match(location)
+        if not uid or not match:
+            manifest.refused.append(
+                (f"{origin}:{line}", ManifestError(f"{origin} line {line}: no uid or S3 location"))
+            )
+            continue
+        kind = (row.get("type") or "").strip().lower()
+        is_video = (
+            kind in _VIDEO_TYPES if kind in _VIDEO_TYPES | _FILE_TYPES else id_column == "video_uid"
+        )
+        manifest.rows.append(
+            ManifestRow(
+                part=part,
+                line=line,
+                uid=uid,
+                uri=location,
+                bucket=match.group(1),
+                is_video=is_video,
+                benchmarks=parse_benchmarks(row.get("benchmarks")),
+            )
+        )
+    return manifest
+
+
+def read_manifest(part: str, path: Path) -> Manifest:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path} is not UTF-8 text", hint="delete it and rerun") from exc
+    return parse_manifest(part, text, str(path))
+
+
+@dataclass(frozen=True)
+class Ego4dSelection:
+    version: str
+    parts: tuple[str, ...]
+    benchmarks: frozenset[str]
+    universities: frozenset[str]
+    video_uids: frozenset[str]
+
+
+def validate_selection(
+    version: str,
+    parts: Iterable[str],
+    benchmarks: Iterable[str],
+    universities: Iterable[str],
+    video_uids: Iterable[str],
+) -> Ego4dSelection:
+    check_choices("version", [version], VERSIONS)
+    parts = tuple(dict.fromkeys(p.strip("/").lower() for p in parts)) or DEFAULT_PARTS
+    check_choices("part", parts, PARTS)
+    universities = frozenset(u.lower() for u in universities)
+    check_choices("university", universities, UNIVERSITY_BUCKETS)
+    uids = frozenset(uid.strip() for uid in video_uids if uid.strip())
+    upper = sorted(uid for uid in uids if uid != uid.lower())
+    if upper:
+        raise UsageError(
+            f"video uids are lower case; got {', '.join(upper[:5])}",
+            hint="Ego4D uids look like 0a1b2c3d-...; check the list for typos",
+        )
+    return Ego4dSelection(
+        version=version,
+        parts=parts,
+        benchmarks=frozenset(b.lower() for b in benchmarks),
+        universities=universities,
+        video_uids=uids,
+    )
+
+
+def _wanted(row: ManifestRow, manifest: Manifest, selection: Ego4dSelection) -> bool:
+    by_benchmark = selection.benchmarks and manifest.has_benchmarks
+    if by_benchmark and not (row.benchmarks or frozenset()) & selection.benchmarks:
+        return False
+    if manifest.part not in VIDEO_PARTS:
+        return True  # universities and uids select videos; file parts are shared by all
+    if selection.universities and row.university not in selection.universities:
+        return False
+    return not selection.video_uids or row.uid in selection.video_uids
+
+
+@dataclass
+class Ego4dPlan:
+    files: list[RemoteFile]
+    refused: list[tuple[str, EgogetError]]
+    notes: list[str]
+
+
+def select_files(selection: Ego4dSelection, manifests: list[Manifest]) -> Ego4dPlan:
+    """Apply the filters to the manifests and lay the chosen rows out as the official CLI does."""
+    seen_benchmarks = {b for m in manifests for r in m.rows for b in (r.benchmarks or ())}
+    unknown = selection.benchmarks - seen_benchmarks - set(BENCHMARKS)
+    if unknown:
+        check_choices("benchmark", unknown, sorted(seen_benchmarks | set(BENCHMARKS)))
+    notes: list[str] = []
+    refused: list[tuple[str, EgogetError]] = [r for m in manifests for r in m.refused]
+    files: list[RemoteFile] = []
+    found_uids: set[str] = set()
+    folder = local_version(selection.version)
+    for manifest in manifests:
+        video_part = manifest.part in VIDEO_PARTS
+        if selection.benchmarks and not manifest.has_benchmarks:
+            notes.append(f"{manifest.part}: no benchmarks column, so --benchmarks does not apply")
+        if selection.video_uids and not video_part:
+            notes.append(f"{manifest.part}: a file part, so --video-uids does not apply")
+        for row in manifest.rows:
+            if not _wanted(row, manifest, selection):
+                continue
+            if video_part and selection.video_uids:
+                found_uids.add(row.uid)
+            try:
+                dest = safe_relative_path(f"{folder}/{manifest.part}/{row.file_name}")
+            except UnsafePathError as exc:
+                refused.append((row.uri, exc))
+                continue
+            files.append(
+                RemoteFile(
+                    uri=row.uri,
+                    dest=dest,
+                    tags=(
+                        {"part": manifest.part, "university": row.university}
+                        if video_part
+                        else {"part": manifest.part}
+                    ),
+                )
+            )
+    if selection.video_uids and any(p in VIDEO_PARTS for p in selection.parts):
+        missing = sorted(selection.video_uids - found_uids)
+        if missing:
+            shown = ", ".join(missing[:10]) + (
+                f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            )
+            raise UsageError(
+                f"{len(missing)} requested video uids are not in the "
+                f"{'/'.join(p for p in selection.parts if p in VIDEO_PARTS)} manifest of "
+                f"{selection.version}: {shown}",
+                hint="check the uids, the --version, or the --universities filter",
+            )
+    return Ego4dPlan(files, refused, notes)
+
+
+def plan_download(selection: Ego4dSelection, metadata: bool, fetcher: Fetcher) -> Ego4dPlan:
+    """Fetch the metadata and the selected parts' manifests, then select from them."""
+    manifests = {
+        part: RemoteFile(
+            manifest_uri(selection.version, part),
+            manifest_dest(selection.version, part),
+            tags={"part": part},
+        )
+        for part in selection.parts
+    }
+    wanted = list(manifests.values())
+    if metadata:
+        wanted.append(RemoteFile(metadata_uri(selection.version), safe_relative_path("ego4d.json")))
+    paths = fetcher.fetch(wanted)
+    return select_files(
+        selection, [read_manifest(part, paths[file.dest]) for part, file in manifests.items()]
+    )
+
+
+def plan_run(config: Ego4dConfig, registry: SourceRegistry, fetcher: Fetcher) -> PlannedRun:
+    """Everything `egoget download ego4d` plans before it asks to start."""
+    selection = validate_selection(
+        config.version,
+        config.parts,
+        config.benchmarks,
+        config.universities,
+        config.all_video_uids(),
+    )
+    chosen = plan_download(selection, config.metadata, fetcher)
+    plan = Plan(chosen.files)
+    if config.shard:
+        plan = plan.shard(*parse_shard(config.shard))
+    resolution = resolve_sizes(plan.files, registry, config.procs)
+    refused = chosen.refused + [(f.uri, e) for f, e in resolution.missing + resolution.denied]
+    notes = list(chosen.notes)
+    if resolution.denied:
+        by_university = Counter(f.tags.get("university", "?") for f, _ in resolution.denied)
+        shown = ", ".join(f"{name} ({n} files)" for name, n in sorted(by_university.items()))
+        notes.append(
+            f"no access to the buckets of {len(by_university)} universities: {shown}; their "
+            "files are skipped and the run will exit 1. Your licence may not cover them, or "
+            "your keys may have expired (Ego4D keys expire 14 days after approval)."
+        )
+    return PlannedRun(Plan(resolution.files), refused, notes)

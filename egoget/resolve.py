@@ -1,0 +1,114 @@
+"""Sizes and ETags for a plan: one listing per folder instead of a request per object.
+
+A manifest names objects but not their sizes. Listing each folder they live in (1,000 keys per
+request) answers for thousands of objects at once; where listing is denied, bounded parallel
+one-byte GETs answer instead. Objects the remote does not have, or refuses, are reported with
+the reason and never silently dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .constants import LIST_INSTEAD_OF_HEAD_MIN_KEYS
+from .errors import AccessDeniedError, AuthError, EgogetError, NotFoundError
+from .model import RemoteFile
+from .sources import SourceRegistry, scheme_of
+from .sources.base import RemoteStat
+
+
+@dataclass
+class Resolution:
+    files: list[RemoteFile] = field(default_factory=list)
+    missing: list[tuple[RemoteFile, EgogetError]] = field(default_factory=list)
+    denied: list[tuple[RemoteFile, EgogetError]] = field(default_factory=list)
+    requests: int = 0
+
+
+def resolve_sizes(
+    files: list[RemoteFile],
+    registry: SourceRegistry,
+    procs: int,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Resolution:
+    """Fill in size and ETag for every file that lacks them."""
+    result = Resolution()
+    groups: dict[str, list[RemoteFile]] = defaultdict(list)
+    for file in files:
+        if file.size is not None and file.etag is not None:
+            result.files.append(file)
+        elif scheme_of(file.uri) == "s3":
+            groups[posixpath.dirname(file.uri) + "/"].append(file)
+        else:
+            groups[""].append(file)  # HTTP: nothing to list
+    done = 0
+    for prefix, members in sorted(groups.items()):
+        stats: dict[str, RemoteStat] | None = None
+        if prefix and len(members) >= LIST_INSTEAD_OF_HEAD_MIN_KEYS:
+            stats = _list_folder(prefix, registry, result)
+        if stats is None:
+            _stat_each(members, registry, procs, result)
+        else:
+            for file in members:
+                stat = stats.get(file.uri)
+                if stat is None:
+                    result.missing.append((file, NotFoundError(f"{file.uri} does not exist")))
+                else:
+                    result.files.append(_with_stat(file, stat))
+        done += len(members)
+        if on_progress is not None:
+            on_progress(done, len(files))
+    return result
+
+
+def _list_folder(
+    prefix: str, registry: SourceRegistry, result: Resolution
+) -> dict[str, RemoteStat] | None:
+    """Every object directly in ``prefix``; None when listing is refused (fall back to GETs)."""
+    stats: dict[str, RemoteStat] = {}
+    try:
+        for uri, stat in registry.for_uri(prefix).list(prefix):
+            stats[uri] = stat
+    except AccessDeniedError:
+        return None
+    finally:
+        result.requests += 1 + len(stats) // 1000
+    return stats
+
+
+def _stat_each(
+    files: list[RemoteFile], registry: SourceRegistry, procs: int, result: Resolution
+) -> None:
+    def stat(file: RemoteFile) -> tuple[RemoteFile, RemoteStat | EgogetError]:
+        try:
+            return file, registry.for_uri(file.uri).stat(file.uri)
+        except AuthError:
+            raise  # bad credentials doom the whole run
+        except (NotFoundError, AccessDeniedError) as exc:
+            return file, exc
+        except EgogetError as exc:
+            # Left for the engine, which retries; the plan just lacks this size for now.
+            return file, exc
+
+    with ThreadPoolExecutor(max(1, min(procs, 32))) as pool:
+        for file, answer in pool.map(stat, files):
+            result.requests += 1
+            if isinstance(answer, RemoteStat):
+                result.files.append(_with_stat(file, answer))
+            elif isinstance(answer, NotFoundError):
+                result.missing.append((file, answer))
+            elif isinstance(answer, AccessDeniedError):
+                result.denied.append((file, answer))
+            else:
+                result.files.append(file)
+
+
+def _with_stat(file: RemoteFile, stat: RemoteStat) -> RemoteFile:
+    return dataclasses.replace(
+        file, size=stat.size, etag=stat.etag, version_id=stat.version_id or file.version_id
+    )
