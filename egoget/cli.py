@@ -19,7 +19,9 @@ import click
 from pydantic import BaseModel
 
 from .config import (
+    DatasetConfig,
     Ego4dConfig,
+    EgoExoConfig,
     FetchConfig,
     TransferConfig,
     build_config,
@@ -27,10 +29,10 @@ from .config import (
     load_json_config,
 )
 from .constants import ENV_DEBUG, PLAIN_PROGRESS_INTERVAL_S
-from .datasets import ego4d
+from .datasets import ego4d, egoexo
 from .datasets.choices import check_choices
 from .datasets.uris import plan_uris, read_list_file
-from .errors import EgogetError, ExitCode, UsageError
+from .errors import EgogetError, ExitCode, ManifestError, UsageError
 from .model import PlannedRun
 from .report import output_status, verify_output
 from .run import (
@@ -320,6 +322,13 @@ def transfer_options(command: F) -> F:
             type=click.Path(dir_okay=False, path_type=Path),
             help="JSON file with any of these options (flags given here override it).",
         ),
+        click.option(
+            "--skip-invalid",
+            is_flag=True,
+            default=None,
+            help="Download the valid entries even if some are refused (unsafe or duplicate "
+            "names, malformed manifest rows); the run then exits 1.",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="Print only errors and failures."),
         click.option(
             "--report",
@@ -384,12 +393,6 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="File with one URI per line, optionally followed by a relative destination.",
 )
-@click.option(
-    "--skip-invalid",
-    is_flag=True,
-    default=None,
-    help="Download the valid entries even if some are refused (unsafe or duplicate names).",
-)
 @transfer_options
 @click.pass_context
 def fetch(ctx: click.Context, /, **params: Any) -> None:
@@ -419,13 +422,6 @@ def fetch(ctx: click.Context, /, **params: Any) -> None:
     if not quiet:
         err(f"planning {len(entries)} entries ...")
     plan, refused = plan_uris(entries, registry)
-    if refused and not config.skip_invalid:
-        for uri, error in refused[:MAX_FAILURES_SHOWN]:
-            err(f"refused {registry.for_uri(uri).redact(uri)}: {error}")
-        raise UsageError(
-            f"{len(refused)} entries refused; nothing was downloaded",
-            hint="fix the list, or pass --skip-invalid to download the valid entries anyway",
-        )
     planned = PlannedRun(plan, refused)
     run_and_exit(
         config, registry, lambda *_: planned, quiet, params.get("report_file"), ask_first=False
@@ -467,6 +463,7 @@ def run_and_exit(
                 planned = planner(session, emit, cancelled)
                 for note in planned.notes:
                     err(f"note: {note}")
+                refuse_invalid_entries(planned, registry, config.skip_invalid)
                 result = run_plan(
                     session, planned.plan, emit, cancelled, start_view, planned.refused
                 )
@@ -482,6 +479,21 @@ def run_and_exit(
     sys.exit(int(result.exit_code))
 
 
+def refuse_invalid_entries(planned: PlannedRun, registry: SourceRegistry, skip: bool) -> None:
+    """Unsafe names and malformed entries stop a run before any byte moves, unless the user
+    asks for the valid rest (--skip-invalid). Missing or denied objects are not in this class:
+    they are reported, the rest downloads, and the run exits 1."""
+    invalid = [(uri, e) for uri, e in planned.refused if isinstance(e, ManifestError)]
+    if not invalid or skip:
+        return
+    for uri, error in invalid[:MAX_FAILURES_SHOWN]:
+        err(f"refused {registry.for_uri(uri).redact(uri)}: {error}")
+    raise UsageError(
+        f"{len(invalid)} entries refused; nothing was downloaded",
+        hint="fix the list or manifest, or pass --skip-invalid to download the valid entries",
+    )
+
+
 def confirm_download(diff: PlanDiff) -> bool:
     if not sys.stdin.isatty():
         raise UsageError(
@@ -492,11 +504,22 @@ def confirm_download(diff: PlanDiff) -> bool:
 
 
 # Datasets `egoget download` knows, by name.
-DOWNLOADABLE = ("ego4d",)
+DOWNLOADABLE = ("ego4d", "egoexo")
 # Options that take several values, written as the official CLIs do (`--benchmarks nlq vq`),
 # with commas, or by repeating the option.
 MULTI_VALUE_OPTIONS = frozenset(
-    {"--parts", "--datasets", "--benchmarks", "--universities", "--video-uids", "--video_uids"}
+    {
+        "--parts",
+        "--datasets",
+        "--benchmarks",
+        "--universities",
+        "-u",
+        "--video-uids",
+        "--video_uids",
+        "--uids",
+        "--splits",
+        "--views",
+    }
 )
 
 
@@ -541,7 +564,10 @@ def split_commas(values: list[str]) -> list[str]:
 )
 @click.option("--benchmarks", multiple=True, help="Only files of these benchmarks, e.g. nlq vq.")
 @click.option(
-    "--universities", multiple=True, help="Only videos from these universities, e.g. unict cmu."
+    "-u",
+    "--universities",
+    multiple=True,
+    help="Only videos from these universities, e.g. unict cmu.",
 )
 @click.option(
     "--video-uids", "--video_uids", "video_uids", multiple=True, help="Only these videos."
@@ -552,6 +578,13 @@ def split_commas(values: list[str]) -> list[str]:
     "video_uid_file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="File of video uids, separated by white space.",
+)
+@click.option("--uids", multiple=True, help="egoexo: only these takes or captures.")
+@click.option("--splits", multiple=True, help="egoexo: only these splits (train, val, test).")
+@click.option("--views", multiple=True, help="egoexo: only these views (ego, exo).")
+@click.option("--release", help="egoexo: the release [default: v2].")
+@click.option(
+    "--base-uri", "--base_dir", "base_uri", help="egoexo: where releases live [default: official]."
 )
 @click.option(
     "--shard",
@@ -576,9 +609,9 @@ def download(ctx: click.Context, /, **params: Any) -> None:
     """
     positional = params.pop("dataset_name")
     option = params.pop("dataset_option")
-    for name in ("parts", "benchmarks", "universities", "video_uids"):
+    for name in ("parts", "benchmarks", "universities", "video_uids", "uids", "splits", "views"):
         params[name] = tuple(split_commas(list(params[name])))
-    values = merged_values(ctx, params, Ego4dConfig)
+    values = merged_values(ctx, params, DatasetConfig)
     name = (positional or option or values.get("dataset") or "").lower()
     if not name:
         raise UsageError(
@@ -589,11 +622,18 @@ def download(ctx: click.Context, /, **params: Any) -> None:
     values["dataset"] = name
     if values.get("output") is None:
         raise UsageError("no output directory given", hint="pass -o DIR (or --output_directory)")
-    config = build_config(Ego4dConfig, values, "options")
+    config: Ego4dConfig | EgoExoConfig
+    if name == "ego4d":
+        config = build_config(Ego4dConfig, canonical_keys(Ego4dConfig, values), "options")
+    else:
+        config = build_config(EgoExoConfig, canonical_keys(EgoExoConfig, values), "options")
     registry = source_registry(config)
 
     def planner(session: OutputSession, emit: EventSink, cancelled: threading.Event) -> PlannedRun:
-        return ego4d.plan_run(config, registry, MetadataFetcher(session, emit, cancelled))
+        fetcher = MetadataFetcher(session, emit, cancelled)
+        if isinstance(config, Ego4dConfig):
+            return ego4d.plan_run(config, registry, fetcher)
+        return egoexo.plan_run(config, fetcher)
 
     run_and_exit(
         config,

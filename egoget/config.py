@@ -67,6 +67,7 @@ class TransferConfig(BaseModel):
     )
     dry_run: bool = False
     yes: bool = Field(False, validation_alias=AliasChoices("yes", "assume_yes"))
+    skip_invalid: bool = False
 
     @field_validator("limit_rate")
     @classmethod
@@ -83,7 +84,6 @@ class TransferConfig(BaseModel):
 class FetchConfig(TransferConfig):
     uris: list[str] = Field(default_factory=list)
     from_file: Path | None = None
-    skip_invalid: bool = False
 
 
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
@@ -97,7 +97,21 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-class Ego4dConfig(TransferConfig):
+class DatasetConfig(TransferConfig):
+    """Options of every `egoget download DATASET`."""
+
+    dataset: str
+    shard: str | None = Field(None, description="K/N: this machine's share of the plan")
+
+    @field_validator("shard")
+    @classmethod
+    def _check_shard(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_shard(value)
+        return value
+
+
+class Ego4dConfig(DatasetConfig):
     """`egoget download ego4d`. The official `ego4d` CLI's config keys are accepted too."""
 
     dataset: str = "ego4d"
@@ -110,7 +124,6 @@ class Ego4dConfig(TransferConfig):
     universities: list[str] = Field(default_factory=list)
     video_uids: list[str] = Field(default_factory=list)
     video_uid_file: Path | None = None
-    shard: str | None = None
     # Official keys with no effect here: egoget always checks versions, sizes and checksums,
     # and always keeps the manifests. Accepted so official configs run unchanged.
     manifest: bool | None = None
@@ -119,13 +132,6 @@ class Ego4dConfig(TransferConfig):
     bypass_existing: bool | None = None
     annotations: bool | list[str] | None = None
     viz: bool | None = None
-
-    @field_validator("shard")
-    @classmethod
-    def _check_shard(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_shard(value)
-        return value
 
     @model_validator(mode="after")
     def _official_viz_flag(self) -> Ego4dConfig:
@@ -143,6 +149,27 @@ class Ego4dConfig(TransferConfig):
                     f"cannot read the uid file {self.video_uid_file}: {exc.strerror}"
                 ) from exc
         return uids
+
+
+class EgoExoConfig(DatasetConfig):
+    """`egoget download egoexo`. The official `egoexo` CLI's option names are accepted too."""
+
+    dataset: str = "egoexo"
+    parts: list[str] = Field(default_factory=list)
+    uids: list[str] = Field(default_factory=list)
+    benchmarks: list[str] = Field(default_factory=list)
+    splits: list[str] = Field(default_factory=list)
+    views: list[str] = Field(default_factory=list)
+    universities: list[str] = Field(default_factory=list)
+    release: str = "v2"
+    base_uri: str = Field(
+        "s3://ego4d-consortium-sharing/egoexo-public/",
+        validation_alias=AliasChoices("base_uri", "base_dir"),
+    )
+    # The official --delete removes every file outside the selection; egoget refuses it.
+    delete: bool = False
+    delete_yes: bool | None = None
+    force: bool | None = None
 
 
 def load_json_config(path: Path) -> dict[str, Any]:

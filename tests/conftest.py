@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from egoget.cli import main
-from egoget.mirror import SeaweedServer, seed_demo
+from egoget.mirror import SeaweedServer, seed_demo, seed_egoexo
 from egoget.mirror.seed import MirrorObject, object_bytes, seed_object
 
 from .httpserver import ContentServer
@@ -43,6 +43,11 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServe
 @pytest.fixture(scope="session")
 def demo_objects(s3_server: SeaweedServer) -> list[MirrorObject]:
     return seed_demo(s3_server.client())
+
+
+@pytest.fixture(scope="session")
+def egoexo_objects(s3_server: SeaweedServer) -> list[MirrorObject]:
+    return seed_egoexo(s3_server.client())
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ Used by the tests, by ``scripts/demo.sh`` and by ``bench/``; needs the ``seaweed
 (``pip install egoget[test]``).
 """
 
-from .seed import MirrorObject, object_bytes, seed_demo
+from .seed import MirrorObject, object_bytes, seed_demo, seed_egoexo
 from .server import SeaweedServer
 
-__all__ = ["MirrorObject", "SeaweedServer", "object_bytes", "seed_demo"]
+__all__ = ["MirrorObject", "SeaweedServer", "object_bytes", "seed_demo", "seed_egoexo"]

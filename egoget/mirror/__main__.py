@@ -6,7 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from .seed import seed_demo
+from .seed import seed_demo, seed_egoexo
 from .server import SeaweedServer, stop_process_group
 
 
@@ -24,7 +24,7 @@ def main() -> None:
         server = SeaweedServer(args.dir).start()
         assert server.process is not None
         pid_file.write_text(str(server.process.pid))
-        seeded = seed_demo(server.client())
+        seeded = seed_demo(server.client()) + seed_egoexo(server.client())
         lines = [f"export {k}={shlex.quote(v)}" for k, v in server.env().items()]
         args.env_file.write_text("\n".join(lines) + "\n")
         total = sum(o.size for o in seeded)

@@ -174,3 +174,63 @@ def seed_demo(
         put_object(client, CONSORTIUM_BUCKET, key, body, multipart=False)
         seeded.append(MirrorObject(CONSORTIUM_BUCKET, key, len(body), False))
     return seeded
+
+
+EGOEXO_PREFIX = "egoexo-public/v2"
+EGOEXO_TAKES = (
+    # uid, name, university, benchmarks, split
+    ("0f3c1a2e-0000-4000-8000-000000000001", "cmu_bike01_2", "cmu", ["keystep"], "train"),
+    ("0f3c1a2e-0000-4000-8000-000000000002", "upenn_cook03_4", "upenn", ["keystep"], "val"),
+    ("0f3c1a2e-0000-4000-8000-000000000003", "sfu_basket07_1", "sfu", ["proficiency"], "test"),
+)
+
+
+def seed_egoexo(client: S3Client) -> list[MirrorObject]:
+    """An Ego-Exo4D-shaped release: per-part manifest.json files listing take-, capture- and
+    release-level files, with views, universities, splits, benchmarks and sizes."""
+    ensure_bucket(client, CONSORTIUM_BUCKET)
+    seeded: list[MirrorObject] = []
+    manifests: dict[str, list[dict[str, object]]] = {}
+
+    def add(
+        part: str, uid: str, relative: str, size: int, views: list[str] | None = None,
+        university: str | None = None, **entry: object,
+    ) -> None:  # fmt: skip
+        key = f"{EGOEXO_PREFIX}/{relative}"
+        seeded.append(seed_object(client, CONSORTIUM_BUCKET, key, size))
+        path = {
+            "source_path": f"s3://{CONSORTIUM_BUCKET}/{key}",
+            "relative_path": relative,
+            "views": views,
+            "universities": [university] if university else None,
+            "file_type": relative.rsplit(".", 1)[-1],
+            "size": size,
+            "checksum": None,
+        }
+        manifests.setdefault(part, []).append({"uid": uid, "paths": [path], **entry})
+
+    add("metadata", "takes", "takes.json", 2048)
+    add("metadata", "captures", "captures.json", 1024)
+    add("annotations", "keystep", "annotations/keystep_train.json", 4096, benchmarks=["keystep"])
+    add("annotations", "proficiency_demonstration",
+        "annotations/proficiency_demonstration_train.json", 3072,
+        benchmarks=["proficiency_demonstration", "proficiency"])  # fmt: skip
+    for i, (uid, name, university, benchmarks, split) in enumerate(EGOEXO_TAKES):
+        take = {"benchmarks": benchmarks, "splits": [split]}
+        videos = f"takes/{name}/frame_aligned_videos"
+        add("takes", uid, f"{videos}/aria01_214-1.mp4", 300_000 + i, ["ego"], university, **take)
+        add("takes", uid, f"{videos}/cam01.mp4", 200_000 + i, ["exo"], university, **take)
+        add("take_trajectory", uid, f"takes/{name}/trajectory/closed_loop_trajectory.csv",
+            5000 + i, ["ego"], university, **take)  # fmt: skip
+        add("take_vrs_noimagestream", uid, f"takes/{name}/aria01_noimagestreams.vrs",
+            70_000 + i, ["ego"], university, **take)  # fmt: skip
+        add("downscaled_takes/448", uid, f"{videos}/downscaled/448/aria01_214-1.mp4",
+            90_000 + i, ["ego"], university, **take)  # fmt: skip
+        add("features/omnivore_video", uid, f"features/omnivore_video/{uid}_aria01_rgb.pt",
+            40_000 + i, ["ego"], university, **take)  # fmt: skip
+        add("captures", f"capture-{i}", f"captures/{name.rsplit('_', 1)[0]}/timesync.csv",
+            3000 + i, None, university, splits=[split])  # fmt: skip
+    for part, entries in manifests.items():
+        body = json.dumps(entries, indent=1).encode()
+        put_object(client, CONSORTIUM_BUCKET, f"{EGOEXO_PREFIX}/{part}/manifest.json", body, False)
+    return seeded

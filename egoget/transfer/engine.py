@@ -102,6 +102,7 @@ class _Job:
         self.file = file
         self.identity = identity  # the URI as the ledger keeps it: no signatures
         self.etag_is_md5 = False
+        self.planned = file  # as the plan gave it: what a restart starts again from
         self.size = size
         self.final_path = final_path
         self.part_path = final_path.with_name(final_path.name + PART_SUFFIX)
@@ -236,8 +237,17 @@ class Engine:
     def _prepare(self, file: RemoteFile, restarts: int) -> _Job:
         source = self._registry.for_uri(file.uri)
         accepts_ranges = True
-        if file.size is None:
+        planned = file
+        if file.size is None or file.etag is None:
+            # One small request pins the version: without an ETag, resumed ranges could splice
+            # two versions of a file together.
             stat = self._retrying(file.dest, lambda: source.stat(file.uri))
+            if file.size is not None and stat.size != file.size:
+                raise TransferError(
+                    f"{file.dest}: the remote has {stat.size:,} bytes but the plan expected "
+                    f"{file.size:,}: its manifest or listing is out of date",
+                    hint="rerun to plan again; if it persists, the dataset's manifest is wrong",
+                )
             file = dataclasses.replace(file, size=stat.size, etag=file.etag or stat.etag)
             accepts_ranges = stat.accepts_ranges
         size = file.size if file.size is not None else 0
@@ -272,6 +282,7 @@ class Engine:
                 file.dest, identity, size, file.etag, layout.chunk_size, part_size
             )
         job = _Job(file, identity, size, final_path, layout, fd, done, restarts)
+        job.planned = planned
         job.etag_is_md5 = source.etag_is_md5(file.uri)
         resumed = sum(layout.bounds(i)[1] - layout.bounds(i)[0] for i in done)
         self._emit(FileStarted(file.dest, size, resumed))
@@ -441,8 +452,9 @@ class Engine:
         self._ledger.drop_partial(job.file.dest)
         self._emit(Restarting(job.file.dest, reason))
         self._emit(BytesReceived(job.file.dest, -job.counted_bytes))
-        # The remote may now be another version: take its current size and ETag.
-        fresh = dataclasses.replace(job.file, size=None, etag=None)
+        # The remote may now be another version: take its current ETag, and its size unless
+        # the plan promised one (a manifest's size is checked, not silently replaced).
+        fresh = dataclasses.replace(job.planned, etag=None)
         self._open_file(fresh, restarts=job.restarts + 1)
 
     def _finalize(self, job: _Job) -> None:

@@ -1,0 +1,197 @@
+"""`egoget download egoexo` against an Ego-Exo4D-shaped release on the mirror."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from egoget.mirror import SeaweedServer
+from egoget.mirror.seed import CONSORTIUM_BUCKET, EGOEXO_PREFIX, EGOEXO_TAKES, MirrorObject
+
+from .conftest import Outcome, assert_same_bytes, run_cli
+
+CaptureFixture = pytest.CaptureFixture[str]
+DEFAULT_PARTS = ("metadata", "captures", "takes", "take_trajectory", "take_vrs_noimagestream",
+                 "annotations")  # fmt: skip
+
+
+def download(capsys: CaptureFixture, out: Path, *args: str, report: Path | None = None) -> Outcome:
+    return run_cli(["download", "egoexo", "-o", str(out), "-y", *args], capsys, report=report)
+
+
+def data_files(out: Path) -> set[str]:
+    return {
+        str(p.relative_to(out)) for p in out.rglob("*")
+        if p.is_file() and not str(p.relative_to(out)).startswith((".egoget", ".egoexo"))
+    }  # fmt: skip
+
+
+def relative(obj: MirrorObject) -> str:
+    return obj.key.removeprefix(f"{EGOEXO_PREFIX}/")
+
+
+def in_parts(
+    objects: list[MirrorObject], s3_server: SeaweedServer, parts: tuple[str, ...]
+) -> set[str]:
+    client = s3_server.client()
+    wanted = set()
+    for part in parts:
+        body = client.get_object(
+            Bucket=CONSORTIUM_BUCKET, Key=f"{EGOEXO_PREFIX}/{part}/manifest.json"
+        )
+        for entry in json.loads(body["Body"].read()):
+            wanted.update(p["relative_path"] for p in entry["paths"])
+    return wanted
+
+
+def test_default_parts_land_at_their_relative_paths(
+    s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    out = tmp_path / "egoexo"
+    result = download(capsys, out)
+    assert result.exit_code == 0, result.output
+    expected = in_parts(egoexo_objects, s3_server, DEFAULT_PARTS)
+    assert data_files(out) == expected
+    for obj in egoexo_objects:
+        if relative(obj) in expected:
+            assert_same_bytes(out / relative(obj), obj)
+
+
+def test_uids_select_takes_but_keep_metadata_and_annotations(
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    uid, name = EGOEXO_TAKES[0][0], EGOEXO_TAKES[0][1]
+    result = download(capsys, tmp_path / "o", "--parts", "takes", "metadata", "annotations",
+                      "--uids", uid)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    files = data_files(tmp_path / "o")
+    assert {"takes.json", "captures.json"} <= files
+    assert any(f.startswith("annotations/") for f in files)
+    takes = {f.split("/")[1] for f in files if f.startswith("takes/")}
+    assert takes == {name}
+
+
+def test_views_universities_splits_and_benchmarks_filter(
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    result = download(capsys, tmp_path / "v", "--parts", "takes", "--views", "exo")
+    assert result.exit_code == 0, result.output
+    assert data_files(tmp_path / "v") and all(
+        f.endswith("cam01.mp4") for f in data_files(tmp_path / "v")
+    )
+
+    result = download(capsys, tmp_path / "u", "--parts", "takes", "-u", "upenn")
+    assert {f.split("/")[1] for f in data_files(tmp_path / "u")} == {"upenn_cook03_4"}
+
+    result = download(capsys, tmp_path / "s", "--parts", "takes", "--splits", "test")
+    assert {f.split("/")[1] for f in data_files(tmp_path / "s")} == {"sfu_basket07_1"}
+
+    result = download(capsys, tmp_path / "b", "--parts", "takes", "annotations",
+                      "--benchmarks", "keystep")  # fmt: skip
+    files = data_files(tmp_path / "b")
+    assert {f.split("/")[1] for f in files if f.startswith("takes/")} == {
+        "cmu_bike01_2", "upenn_cook03_4"}  # fmt: skip
+    assert files & {"annotations/keystep_train.json"}
+    assert "annotations/proficiency_demonstration_train.json" not in files
+
+
+def test_unknown_benchmark_is_an_error_not_an_empty_selection(
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    result = download(capsys, tmp_path / "o", "--parts", "takes", "--benchmarks", "keysteps")
+    assert result.exit_code == 2, result.output
+    assert "unknown benchmark: keysteps" in result.stderr
+    assert "did you mean 'keystep'" in result.stderr
+    assert not data_files(tmp_path / "o")
+
+
+def test_parts_all_and_nested_parts(
+    s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    result = download(capsys, tmp_path / "n", "--parts", "features/omnivore_video",
+                      "downscaled_takes/448", "--dry-run")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "features/omnivore_video 3" in result.stderr
+    assert "downscaled_takes/448 3" in result.stderr
+    missing = download(capsys, tmp_path / "a", "--parts", "all", "--dry-run")
+    # The mirror does not carry every part of the real release: that is named, not skipped.
+    assert missing.exit_code == 2
+    assert "manifest.json does not exist" in missing.stderr
+
+
+def test_size_differing_from_the_manifest_fails_the_run(
+    s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    base = "s3://ego4d-consortium-sharing/egoexo-bad/"
+    client = s3_server.client()
+    obj = next(o for o in egoexo_objects if o.key.endswith("takes.json"))
+    entry = [{"uid": "takes", "paths": [{"source_path": obj.uri, "relative_path": "takes.json",
+                                         "size": obj.size + 1}]}]  # fmt: skip
+    client.put_object(Bucket=CONSORTIUM_BUCKET, Key="egoexo-bad/v2/metadata/manifest.json",
+                      Body=json.dumps(entry).encode())  # fmt: skip
+    result = download(capsys, tmp_path / "o", "--parts", "metadata", "--base-uri", base)
+    assert result.exit_code == 1, result.output
+    assert "takes.json" in result.stderr and "the plan expected" in result.stderr
+    assert not (tmp_path / "o" / "takes.json").exists()
+
+
+def test_hostile_relative_paths_are_refused(
+    s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    base = "s3://ego4d-consortium-sharing/egoexo-hostile/"
+    obj = next(o for o in egoexo_objects if o.key.endswith("takes.json"))
+    entries = [{"uid": "takes", "paths": [
+        {"source_path": obj.uri, "relative_path": "../../escaped.json", "size": obj.size},
+        {"source_path": obj.uri, "relative_path": "/etc/cron.d/x", "size": obj.size},
+        {"source_path": obj.uri, "relative_path": "ok/takes.json", "size": obj.size}]}]  # fmt: skip
+    s3_server.client().put_object(Bucket=CONSORTIUM_BUCKET,
+                                  Key="egoexo-hostile/v2/metadata/manifest.json",
+                                  Body=json.dumps(entries).encode())  # fmt: skip
+    out = tmp_path / "inside" / "o"
+    args = ["--parts", "metadata", "--base-uri", base]
+    refused = download(capsys, out, *args)
+    assert refused.exit_code == 2, refused.output
+    assert "../../escaped.json" in refused.stderr and "/etc/cron.d/x" in refused.stderr
+    assert not data_files(out)
+    partial = download(capsys, out, *args, "--skip-invalid")
+    assert partial.exit_code == 1, partial.output
+    assert data_files(out) == {"ok/takes.json"}
+    assert (
+        not (tmp_path / "escaped.json").exists()
+        and not (tmp_path / "inside" / "escaped.json").exists()
+    )
+
+
+def test_malformed_manifest_is_exit_2(
+    s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    broken = b'[{"uid": "x", "paths": [{"relative_path": 3}]}]'
+    s3_server.client().put_object(
+        Bucket=CONSORTIUM_BUCKET, Key="egoexo-broken/v2/metadata/manifest.json", Body=broken
+    )
+    result = download(capsys, tmp_path / "o", "--parts", "metadata",
+                      "--base-uri", "s3://ego4d-consortium-sharing/egoexo-broken/")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "entry 0 is malformed" in result.stderr
+
+
+def test_official_delete_option_is_refused(
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    (tmp_path / "o").mkdir()
+    precious = tmp_path / "o" / "my_notes.txt"
+    precious.write_text("not part of any manifest")
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"out_dir": str(tmp_path / "o"), "parts": ["metadata"],
+                                  "delete": True, "yes": True}))  # fmt: skip
+    result = run_cli(["download", "egoexo", "--config", str(config)], capsys)
+    assert result.exit_code == 2
+    assert "never deletes" in result.stderr
+    assert precious.exists()
