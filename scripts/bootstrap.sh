@@ -22,4 +22,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   fi
   echo "$want" > "$stamp"
 fi
+# The official ego4d/egoexo CLIs, in a venv of their own, for the parity tests and benchmarks.
+OFFICIAL_VENV="${EGOGET_OFFICIAL_VENV:-$REPO_ROOT/.venv-official}"
+if [ ! -x "$OFFICIAL_VENV/bin/ego4d" ]; then
+  echo "bootstrap: installing the official ego4d CLI into $OFFICIAL_VENV" >&2
+  "$PYTHON" -m venv "$OFFICIAL_VENV"
+  if ! "$OFFICIAL_VENV/bin/python" -m pip install --disable-pip-version-check ego4d==1.7.3 \
+       > "$OFFICIAL_VENV/pip-install.log" 2>&1; then
+    tail -n 30 "$OFFICIAL_VENV/pip-install.log" >&2
+    exit 1
+  fi
+fi
+export EGOGET_OFFICIAL_VENV="$OFFICIAL_VENV"
 export PATH="$VENV/bin:$PATH"

@@ -60,7 +60,7 @@ def large_object(s3_server: SeaweedServer) -> MirrorObject:
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_server: SeaweedServer) -> None:
     """No real credentials, config or cache from the developer's machine reach a test."""
     for name in list(os.environ):
-        if name.startswith(("AWS_", "EGOGET_")):
+        if name.startswith(("AWS_", "EGOGET_")) and name != "EGOGET_OFFICIAL_VENV":
             monkeypatch.delenv(name)
     home = tmp_path / "home"
     home.mkdir()

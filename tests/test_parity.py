@@ -1,0 +1,105 @@
+"""The official `ego4d` and `egoexo` CLIs (PyPI ego4d==1.7.3) and egoget, run on the same
+requests against the same mirror, must produce the same files with the same bytes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from egoget.mirror import SeaweedServer
+from egoget.mirror.seed import MirrorObject
+
+from .conftest import REPO, run_cli
+
+CaptureFixture = pytest.CaptureFixture[str]
+# Bookkeeping files of each tool, not data.
+OFFICIAL_ONLY = {"manifest.ver"}
+EGOGET_ONLY = (".egoget", ".egoexo-manifests")
+
+
+@pytest.fixture(scope="session")
+def official_bin() -> Path:
+    venv = Path(os.environ.get("EGOGET_OFFICIAL_VENV", REPO / ".venv-official"))
+    if not (venv / "bin" / "ego4d").exists():
+        pytest.fail(
+            f"the official CLI is not installed in {venv}: run `bash scripts/test.sh` "
+            "(or: python3 -m venv .venv-official && .venv-official/bin/pip install ego4d==1.7.3)"
+        )
+    return venv / "bin"
+
+
+def official_env(s3_server: SeaweedServer, home: Path) -> dict[str, str]:
+    # The official CLI insists on a named profile, even with credentials in the environment.
+    (home / ".aws").mkdir(parents=True, exist_ok=True)
+    (home / ".aws" / "credentials").write_text(
+        f"[default]\naws_access_key_id = {s3_server.access_key}\n"
+        f"aws_secret_access_key = {s3_server.secret_key}\n"
+    )
+    (home / ".aws" / "config").write_text("[default]\nregion = us-east-1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return {**env, "HOME": str(home), "AWS_ENDPOINT_URL": s3_server.endpoint_url}
+
+
+def tree(
+    root: Path, ignore: tuple[str, ...] = (), ignore_names: set[str] | None = None
+) -> dict[str, bytes]:
+    files = {}
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if not path.is_file() or rel.parts[0] in ignore or path.name in (ignore_names or set()):
+            continue
+        files[str(rel)] = path.read_bytes()
+    return files
+
+
+def test_ego4d_parity_with_the_official_cli(
+    s3_server: SeaweedServer, demo_objects: list[MirrorObject], official_bin: Path,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    official_out, egoget_out = tmp_path / "official", tmp_path / "egoget"
+    subprocess.run(
+        [official_bin / "ego4d", "--output_directory", str(official_out), "--datasets",
+         "full_scale", "clips", "annotations", "--version", "v2_1", "-y"],
+        env=official_env(s3_server, tmp_path / "home"), check=True, capture_output=True,
+        timeout=300,
+    )  # fmt: skip
+    result = run_cli(
+        ["download", "ego4d", "--datasets", "full_scale", "clips", "annotations", "--version",
+         "v2_1", "-y", "--output_directory", str(egoget_out)],
+        capsys,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    theirs = tree(official_out, ignore_names=OFFICIAL_ONLY)
+    ours = tree(egoget_out, ignore=EGOGET_ONLY)
+    assert sorted(ours) == sorted(theirs)
+    assert len(ours) > 10
+    differing = [name for name in ours if ours[name] != theirs[name]]
+    assert differing == []
+
+
+def test_egoexo_parity_with_the_official_cli(
+    s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], official_bin: Path,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    parts = ["metadata", "takes", "annotations", "take_trajectory", "features/omnivore_video"]
+    official_out, egoget_out = tmp_path / "official", tmp_path / "egoget"
+    subprocess.run(
+        [official_bin / "egoexo", "-o", str(official_out), "--parts", *parts, "--views", "ego",
+         "-y"],
+        env=official_env(s3_server, tmp_path / "home"), check=True, capture_output=True,
+        timeout=300,
+    )  # fmt: skip
+    result = run_cli(
+        ["download", "egoexo", "--out_dir", str(egoget_out), "--parts", *parts, "--views", "ego",
+         "-y"],
+        capsys,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    theirs = tree(official_out)
+    ours = tree(egoget_out, ignore=EGOGET_ONLY)
+    assert sorted(ours) == sorted(theirs)
+    assert any(name.startswith("features/omnivore_video/") for name in ours)
+    assert [name for name in ours if ours[name] != theirs[name]] == []
