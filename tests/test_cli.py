@@ -146,9 +146,20 @@ def test_debug_env_shows_the_traceback_of_a_user_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("configs/*.json")))
 def test_example_configs_are_valid(path: Path) -> None:
-    from egoget.config import FetchConfig, build_config, load_json_config
+    from egoget.config import (
+        Ego4dConfig,
+        EgoExoConfig,
+        FetchConfig,
+        build_config,
+        canonical_keys,
+        load_json_config,
+    )
 
-    build_config(FetchConfig, load_json_config(path), str(path))
+    model = {"fetch": FetchConfig, "ego4d": Ego4dConfig, "egoexo": EgoExoConfig}[
+        path.name.split("_", 1)[0]
+    ]
+    values = canonical_keys(model, load_json_config(path))
+    build_config(model, values, str(path))
 
 
 def test_plain_progress_lines_when_output_is_not_a_terminal(
