@@ -57,17 +57,6 @@ def seed(server: SeaweedServer, count: int) -> None:
     )
 
 
-def official_env(server: SeaweedServer, home: Path) -> dict[str, str]:
-    (home / ".aws").mkdir(parents=True, exist_ok=True)
-    (home / ".aws" / "credentials").write_text(
-        f"[default]\naws_access_key_id = {server.access_key}\n"
-        f"aws_secret_access_key = {server.secret_key}\n"
-    )
-    (home / ".aws" / "config").write_text("[default]\nregion = us-east-1\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return {**env, "HOME": str(home), "AWS_ENDPOINT_URL": server.endpoint_url}
-
-
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     started = time.monotonic()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -89,7 +78,7 @@ def main() -> None:
         print(f"seeding {args.files} objects ...", flush=True)
         seed(server, args.files)
         ours_env = {**os.environ, **server.env()}
-        theirs_env = official_env(server, scratch / "home")
+        theirs_env = server.official_cli_env(scratch / "home")
         egoget = str(Path(sys.executable).parent / "egoget")
         ours = [egoget, "download", "ego4d", "--parts", "full_scale", "--no-metadata", "-y", "-q",
                 "-o", str(scratch / "egoget")]  # fmt: skip

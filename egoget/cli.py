@@ -41,6 +41,7 @@ from .run import (
     PlanDiff,
     RunResult,
     ensure_output_dir,
+    read_small_object,
     run_plan,
     source_registry,
 )
@@ -341,6 +342,16 @@ def transfer_options(command: F) -> F:
         command = option(command)
     return command
 
+
+existing_output_option = click.option(
+    "-o",
+    "--output",
+    "--output_directory",
+    "output",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The output directory of an earlier download.",
+)
 
 _CLI_ONLY = {"config_file", "quiet", "report_file"}
 
@@ -646,15 +657,7 @@ def download(ctx: click.Context, /, **params: Any) -> None:
 
 
 @cli.command()
-@click.option(
-    "-o",
-    "--output",
-    "--output_directory",
-    "output",
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The output directory of an earlier download.",
-)
+@existing_output_option
 @click.option("--full", is_flag=True, help="Re-hash every file (slow) instead of checking sizes.")
 def verify(output: Path, full: bool) -> None:
     """Re-check downloaded files against what was verified at download time.
@@ -676,15 +679,7 @@ def verify(output: Path, full: bool) -> None:
 
 
 @cli.command()
-@click.option(
-    "-o",
-    "--output",
-    "--output_directory",
-    "output",
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="The output directory of an earlier download.",
-)
+@existing_output_option
 def status(output: Path) -> None:
     """Summarise what is verified and what is partially downloaded in an output directory."""
     st = output_status(output)
@@ -696,6 +691,61 @@ def status(output: Path) -> None:
     for dest, done, size in st.partial_files[:MAX_FAILURES_SHOWN]:
         pct = 100 * done / size if size else 0
         click.echo(f"  {dest}: {human_bytes(done)} of {human_bytes(size)} ({pct:.0f}%)")
+
+
+CATALOGUES = {"ego4d": ego4d.describe, "egoexo": egoexo.describe}
+
+
+@cli.command(name="list")
+@click.argument("dataset_name", metavar="[DATASET]", required=False)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Also ask the remote which parts the release has (needs credentials).",
+)
+@click.option("--version", "version", help="ego4d: the release to ask about with --live.")
+@click.option("--endpoint-url", help="S3-compatible endpoint (also AWS_ENDPOINT_URL).")
+@click.option("--aws-profile", "--aws_profile_name", "aws_profile", help="AWS profile.")
+def list_command(
+    dataset_name: str | None,
+    live: bool,
+    version: str | None,
+    endpoint_url: str | None,
+    aws_profile: str | None,
+) -> None:
+    """Show the datasets egoget downloads, with their parts, versions, benchmarks and more."""
+    names = [dataset_name.lower()] if dataset_name else list(CATALOGUES)
+    check_choices("dataset", names, CATALOGUES)
+    for name in names:
+        click.echo(name)
+        for heading, values in CATALOGUES[name]():
+            click.echo(f"  {heading}: {', '.join(values)}")
+    if live and "ego4d" in names:
+        release = version or ego4d.DEFAULT_VERSION
+        check_choices("version", [release], ego4d.VERSIONS)
+        config = TransferConfig.model_validate(
+            {"output": ".", "endpoint_url": endpoint_url, "aws_profile": aws_profile}
+        )
+        text = read_small_object(source_registry(config), ego4d.datasets_csv_uri(release))
+        parts = ego4d.parse_datasets_csv(text.decode("utf-8", "replace"))
+        click.echo(f"ego4d {release} on the remote: {', '.join(parts)}")
+
+
+@cli.group()
+def config() -> None:
+    """Configuration files: their schema."""
+
+
+@config.command()
+@click.argument("command", type=click.Choice(["fetch", "ego4d", "egoexo"]), default="ego4d")
+def schema(command: str) -> None:
+    """Print the JSON Schema of the config file for COMMAND (fetch, ego4d or egoexo)."""
+    models: dict[str, type[BaseModel]] = {
+        "fetch": FetchConfig,
+        "ego4d": Ego4dConfig,
+        "egoexo": EgoExoConfig,
+    }
+    click.echo(json.dumps(models[command].model_json_schema(), indent=2))
 
 
 # --- entry point ----------------------------------------------------------------------------

@@ -254,3 +254,21 @@ class MetadataFetcher:
             for error in summary.failed.values():
                 raise error
         return {file.dest: session.config.output / file.dest for file in files}
+
+
+def read_small_object(registry: SourceRegistry, uri: str, max_bytes: int = 1 << 20) -> bytes:
+    """A small remote file's bytes in memory (a catalogue listing), without an output dir."""
+    source = registry.for_uri(uri)
+    stat = source.stat(uri)
+    if stat.size > max_bytes:
+        raise UsageError(f"{source.redact(uri)} is {stat.size:,} bytes; expected a small file")
+    stream = source.open_range(uri, 0, stat.size, stat.etag)
+    buffer = bytearray(stat.size)
+    view = memoryview(buffer)
+    try:
+        filled = 0
+        while filled < stat.size:
+            filled += stream.readinto(view[filled:])
+    finally:
+        stream.close()
+    return bytes(buffer)

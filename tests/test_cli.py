@@ -206,3 +206,30 @@ def test_progress_bar_on_a_terminal(demo_objects: list[MirrorObject], tmp_path: 
     os.close(controller)
     text = shown.decode(errors="replace")
     assert "1/1 files" in text and "100%" in text, text
+
+
+def test_list_shows_catalogues_and_asks_the_remote_with_live(
+    demo_objects: list[MirrorObject], capsys: CaptureFixture
+) -> None:
+    result = run_cli(["list"], capsys)
+    assert result.exit_code == 0
+    assert "full_scale" in result.stdout and "features/omnivore_video" in result.stdout
+    assert "unict (ego4d-unict-milan)" in result.stdout
+    live = run_cli(["list", "ego4d", "--live"], capsys)
+    assert live.exit_code == 0, live.output
+    assert "ego4d v2_1 on the remote: full_scale, clips, annotations" in live.stdout
+    wrong = run_cli(["list", "ego4dd"], capsys)
+    assert wrong.exit_code == 2 and "did you mean 'ego4d'" in wrong.stderr
+
+
+@pytest.mark.parametrize("command", ["fetch", "ego4d", "egoexo"])
+def test_config_schema_is_json_schema_of_the_accepted_keys(
+    command: str, capsys: CaptureFixture
+) -> None:
+    result = run_cli(["config", "schema", command], capsys)
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["additionalProperties"] is False
+    assert "output" in schema["properties"] and "procs" in schema["properties"]
+    if command != "fetch":
+        assert "parts" in schema["properties"] and "shard" in schema["properties"]

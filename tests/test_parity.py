@@ -31,18 +31,6 @@ def official_bin() -> Path:
     return venv / "bin"
 
 
-def official_env(s3_server: SeaweedServer, home: Path) -> dict[str, str]:
-    # The official CLI insists on a named profile, even with credentials in the environment.
-    (home / ".aws").mkdir(parents=True, exist_ok=True)
-    (home / ".aws" / "credentials").write_text(
-        f"[default]\naws_access_key_id = {s3_server.access_key}\n"
-        f"aws_secret_access_key = {s3_server.secret_key}\n"
-    )
-    (home / ".aws" / "config").write_text("[default]\nregion = us-east-1\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    return {**env, "HOME": str(home), "AWS_ENDPOINT_URL": s3_server.endpoint_url}
-
-
 def tree(
     root: Path, ignore: tuple[str, ...] = (), ignore_names: set[str] | None = None
 ) -> dict[str, bytes]:
@@ -63,7 +51,7 @@ def test_ego4d_parity_with_the_official_cli(
     subprocess.run(
         [official_bin / "ego4d", "--output_directory", str(official_out), "--datasets",
          "full_scale", "clips", "annotations", "--version", "v2_1", "-y"],
-        env=official_env(s3_server, tmp_path / "home"), check=True, capture_output=True,
+        env=s3_server.official_cli_env(tmp_path / "home"), check=True, capture_output=True,
         timeout=300,
     )  # fmt: skip
     result = run_cli(
@@ -89,7 +77,7 @@ def test_egoexo_parity_with_the_official_cli(
     subprocess.run(
         [official_bin / "egoexo", "-o", str(official_out), "--parts", *parts, "--views", "ego",
          "-y"],
-        env=official_env(s3_server, tmp_path / "home"), check=True, capture_output=True,
+        env=s3_server.official_cli_env(tmp_path / "home"), check=True, capture_output=True,
         timeout=300,
     )  # fmt: skip
     result = run_cli(

@@ -320,3 +320,23 @@ def plan_run(config: Ego4dConfig, registry: SourceRegistry, fetcher: Fetcher) ->
             "your keys may have expired (Ego4D keys expire 14 days after approval)."
         )
     return PlannedRun(Plan(resolution.files), refused, notes)
+
+
+def datasets_csv_uri(version: str) -> str:
+    return f"s3://{CONSORTIUM_BUCKET}/public/{version}/datasets.csv"
+
+
+def parse_datasets_csv(text: str) -> list[str]:
+    """The parts a release really has, from its datasets.csv (first column, header skipped)."""
+    rows = [row for row in csv.reader(io.StringIO(text)) if row and row[0].strip()]
+    return [row[0].strip() for row in rows[1:]]
+
+
+def describe() -> list[tuple[str, list[str]]]:
+    return [
+        ("versions", [f"{v} (default)" if v == DEFAULT_VERSION else v for v in VERSIONS]),
+        ("video parts", list(VIDEO_PARTS)),
+        ("file parts", list(FILE_PARTS)),
+        ("benchmarks", list(BENCHMARKS)),
+        ("universities", [f"{u} ({b})" for u, b in UNIVERSITY_BUCKETS.items()]),
+    ]

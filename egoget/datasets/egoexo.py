@@ -233,3 +233,14 @@ def plan_run(config: EgoExoConfig, fetcher: Fetcher) -> PlannedRun:
     if config.shard:
         plan = plan.shard(*parse_shard(config.shard))
     return PlannedRun(plan, refused, notes)
+
+
+def describe() -> list[tuple[str, list[str]]]:
+    return [
+        ("releases", [f"{DEFAULT_RELEASE} (default)"]),
+        ("default parts", list(DEFAULT_PARTS)),
+        ("more parts (all = default + these)", list(EXTRA_PARTS)),
+        ("benchmarks", list(BENCHMARKS)),
+        ("splits", list(SPLITS)),
+        ("views", list(VIEWS)),
+    ]

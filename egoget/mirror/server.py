@@ -116,6 +116,18 @@ class SeaweedServer:
             "AWS_ENDPOINT_URL": self.endpoint_url,
         }
 
+    def official_cli_env(self, home: Path) -> dict[str, str]:
+        """Environment for the official ego4d/egoexo CLIs: they insist on a named profile even
+        when credentials are in the environment, so write one into a private HOME."""
+        (home / ".aws").mkdir(parents=True, exist_ok=True)
+        (home / ".aws" / "credentials").write_text(
+            f"[default]\naws_access_key_id = {self.access_key}\n"
+            f"aws_secret_access_key = {self.secret_key}\n"
+        )
+        (home / ".aws" / "config").write_text("[default]\nregion = us-east-1\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        return {**env, "HOME": str(home), "AWS_ENDPOINT_URL": self.endpoint_url}
+
     def start(self) -> SeaweedServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "s3.json"
