@@ -111,11 +111,14 @@ class Ledger:
             ).fetchall()
         return {row[0]: VerifiedFile(*row) for row in rows}
 
-    def record_verified(self, record: VerifiedFile) -> None:
+    def record_verified(self, record: VerifiedFile, now: bool = False) -> None:
+        """Record a verified file; ``now`` commits at once (a large file is worth the commit:
+        losing its record to a SIGKILL would mean fetching all of it again)."""
         with self._lock:
             self._pending_verified.append(record)
             if (
-                len(self._pending_verified) >= VERIFIED_BATCH_MAX
+                now
+                or len(self._pending_verified) >= VERIFIED_BATCH_MAX
                 or time.monotonic() - self._last_flush >= VERIFIED_BATCH_MAX_AGE_S
             ):
                 self._flush_verified()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from .errors import (
     AuthError,
     EgogetError,
     ExitCode,
+    ExpiredLinkError,
     Interrupted,
     ManifestError,
     UsageError,
@@ -214,12 +216,33 @@ def run_plan(
     """``confirm`` sees the diff first and may say no (the user declined); with ``dry_run``
     nothing is transferred."""
     diff = session.diff(plan)
+    check_link_expiry(diff.todo, session.registry)
     result = RunResult(diff=diff, refused=list(refused or []), dry_run=session.config.dry_run)
     if session.config.dry_run or (confirm is not None and not confirm(diff)):
         result.dry_run = True
         return result
     result.summary = session.transfer(diff.todo, emit, cancelled)
     return result
+
+
+def check_link_expiry(files: list[RemoteFile], registry: SourceRegistry) -> None:
+    """Expired links are caught before the first request: every one would fail with 403."""
+    now = time.time()
+    expired = []
+    for file in files:
+        expiry = registry.for_uri(file.uri).expires_at(file.uri)
+        if expiry is not None and expiry <= now:
+            expired.append((expiry, file))
+    if not expired:
+        return
+    expiry, file = min(expired, key=lambda pair: pair[0])
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expiry))
+    raise ExpiredLinkError(
+        f"{len(expired)} of {len(files)} links have expired; the earliest, for {file.dest}, "
+        f"expired at {when} ({(now - expiry) / 3600:.1f} hours ago)",
+        hint="presigned links are valid for a limited time: get a fresh list of links from the "
+        "dataset's source and run again (finished files are kept)",
+    )
 
 
 class MetadataFetcher:

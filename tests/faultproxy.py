@@ -23,6 +23,16 @@ SLOW_DOWN_503 = (
     + _SLOW_DOWN_BODY
 )
 
+_EXPIRED_BODY = (
+    b"<?xml version='1.0'?><Error><Code>ExpiredToken</Code>"
+    b"<Message>The provided token has expired.</Message></Error>"
+)
+EXPIRED_TOKEN_403 = (
+    b"HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\n"
+    + f"Content-Length: {len(_EXPIRED_BODY)}\r\nConnection: close\r\n\r\n".encode()
+    + _EXPIRED_BODY
+)
+
 
 @dataclass
 class Faults:
@@ -32,6 +42,9 @@ class Faults:
     reset_at: set[int] = field(default_factory=set)
     stall_at: dict[int, float] = field(default_factory=dict)
     slowdown_connections: set[int] = field(default_factory=set)  # 1-based accept order
+    # Past this offset the credentials "expire": the connection breaks and every request
+    # after it, on any connection, is answered 403 ExpiredToken.
+    expire_credentials_at: int | None = None
 
 
 class FaultProxy:
@@ -45,6 +58,7 @@ class FaultProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = False
+        self.credentials_expired = False
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
     @property
@@ -67,6 +81,11 @@ class FaultProxy:
             threading.Thread(target=self._serve, args=(client, number), daemon=True).start()
 
     def _serve(self, client: socket.socket, number: int) -> None:
+        if self.credentials_expired:
+            client.recv(65536)
+            client.sendall(EXPIRED_TOKEN_403)
+            client.close()
+            return
         if number in self.faults.slowdown_connections:
             client.recv(65536)
             client.sendall(SLOW_DOWN_503)
@@ -94,6 +113,12 @@ class FaultProxy:
             end = start + len(data)
             flips = [o for o in self.faults.flip_byte_at if start <= o < end]
             resets = [o for o in self.faults.reset_at if start <= o < end]
+            expiry = self.faults.expire_credentials_at
+            if expiry is not None and start <= expiry < end:
+                self.credentials_expired = True
+                self.faults.expire_credentials_at = None
+                self.injected.append(f"credentials expired at byte {expiry}")
+                resets.append(expiry)
             stalls = [o for o in self.faults.stall_at if start <= o < end]
             for offset in flips:
                 data[offset - start] ^= 0xFF
@@ -126,6 +151,9 @@ class FaultProxy:
             while True:
                 data = client.recv(65536)
                 if not data:
+                    break
+                if self.credentials_expired:
+                    client.sendall(EXPIRED_TOKEN_403)
                     break
                 upstream.sendall(data)
         except OSError:

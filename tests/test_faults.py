@@ -120,3 +120,28 @@ def test_persistent_faults_fail_the_file_with_exit_1_and_keep_chunks(
     assert result.exit_code == 1, result.output
     assert "gave up on large.mp4 after 2 attempts" in result.stderr
     assert not (tmp_path / "large.mp4").exists()
+
+
+def test_credentials_expiring_mid_run_stop_it_with_exit_3_and_keep_chunks(
+    large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    import sqlite3
+
+    assert callable(make_proxy)
+    proxy = make_proxy(Faults(expire_credentials_at=17 * MIB))
+    started = time.monotonic()
+    result = run_cli(
+        ["fetch", large_object.uri, "-o", str(tmp_path), "--endpoint-url", proxy.endpoint_url,
+         "--chunk-size-mib", "5", "-j", "2"],
+        capsys,
+    )  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "ExpiredToken" in result.stderr and "hint:" in result.stderr
+    assert time.monotonic() - started < 20, "a dead credential must not be retried for long"
+    assert not (tmp_path / "large.mp4").exists()
+    kept = (
+        sqlite3.connect(tmp_path / ".egoget" / "ledger.sqlite")
+        .execute("SELECT COUNT(*) FROM chunks")
+        .fetchone()[0]
+    )
+    assert kept >= 2, "chunks finished before the expiry are kept for the rerun"

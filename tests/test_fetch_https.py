@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
-from egoget.mirror.seed import object_bytes
+from egoget.mirror import SeaweedServer
+from egoget.mirror.seed import MirrorObject, object_bytes
 
 from .conftest import no_part_files, run_cli
 from .httpserver import ContentServer
@@ -138,3 +140,37 @@ def test_expired_link_is_reported_as_expired(
     assert "has expired" in result.stderr
     assert "fresh" in result.stderr
     assert not no_part_files(tmp_path)
+
+
+def test_expired_presigned_link_is_caught_before_any_request(
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    http_server.files["/v.mp4"] = b"x" * 1000
+    signed = "X-Amz-Date=20260101T000000Z&X-Amz-Expires=604800&X-Amz-Signature=abc"
+    result = run_cli(["fetch", f"{http_server.base_url}/v.mp4?{signed}", "-o", str(tmp_path)],
+                     capsys)  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "expired at 2026-01-08 00:00 UTC" in result.stderr
+    assert "fresh list of links" in result.stderr
+    assert http_server.requests == []
+
+
+def test_real_presigned_urls_from_the_s3_mirror_fresh_and_expired(
+    demo_objects: list[MirrorObject], s3_server: SeaweedServer, tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    obj = next(o for o in demo_objects if o.key.endswith(".mp4"))
+    client = s3_server.client()
+    params = {"Bucket": obj.bucket, "Key": obj.key}
+    fresh = client.generate_presigned_url("get_object", Params=params, ExpiresIn=3600)
+    result = run_cli(["fetch", fresh, "-o", str(tmp_path / "fresh")], capsys)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fresh" / obj.key.rsplit("/", 1)[1]).read_bytes() == object_bytes(
+        obj.key, obj.size
+    )
+    stale = client.generate_presigned_url("get_object", Params=params, ExpiresIn=1)
+    time.sleep(2)
+    result = run_cli(["fetch", stale, "-o", str(tmp_path / "stale")], capsys)
+    assert result.exit_code == 3, result.output
+    assert "have expired" in result.stderr
+    assert "X-Amz-Signature" not in result.output

@@ -54,6 +54,10 @@ class Source(Protocol):
         """Whether a plain (non-multipart) ETag from this source is the content's MD5."""
         ...
 
+    def expires_at(self, uri: str) -> float | None:
+        """When a link stops working (epoch seconds), if the URI says so (presigned links)."""
+        ...
+
     def redact(self, uri: str) -> str:
         """The URI as it may appear in output and logs: no signatures, keys or tokens."""
         ...

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import urlsplit
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import TransferError, UsageError
 from .base import RangeStream, RemoteStat, SourceSettings
@@ -22,6 +23,20 @@ def _classify(status: int, body: bytes, shown: str) -> TransferError | None:
         f"{shown} refused access (HTTP {status})",
         hint="the link may be stale or private; get a fresh link from the dataset's source",
     )
+
+
+def presigned_expiry(url: str) -> float | None:
+    """Expiry of an S3-style presigned URL: SigV4 X-Amz-Date + X-Amz-Expires, or SigV2 Expires."""
+    query = {k.lower(): v for k, v in parse_qsl(urlsplit(url).query)}
+    if "x-amz-date" in query and "x-amz-expires" in query:
+        try:
+            signed = datetime.strptime(query["x-amz-date"], "%Y%m%dT%H%M%SZ")
+            return signed.replace(tzinfo=timezone.utc).timestamp() + int(query["x-amz-expires"])
+        except ValueError:
+            return None
+    if "expires" in query and ("signature" in query or "awsaccesskeyid" in query):
+        return float(query["expires"]) if query["expires"].isdigit() else None
+    return None
 
 
 class HttpsSource:
@@ -79,6 +94,9 @@ class HttpsSource:
         # Presigned S3-style links (Wasabi, S3) carry S3's ETags; other servers' are opaque.
         query = urlsplit(uri).query
         return "X-Amz-Signature=" in query or "Signature=" in query
+
+    def expires_at(self, uri: str) -> float | None:
+        return presigned_expiry(uri)
 
     def redact(self, uri: str) -> str:
         return redact_url(uri)

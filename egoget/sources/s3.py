@@ -263,5 +263,8 @@ class S3Source:
     def etag_is_md5(self, uri: str) -> bool:
         return True
 
+    def expires_at(self, uri: str) -> float | None:
+        return None  # egoget presigns S3 GETs itself, freshly
+
     def redact(self, uri: str) -> str:
         return uri

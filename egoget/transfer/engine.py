@@ -494,7 +494,8 @@ class Engine:
                 checked=checked,
                 mtime_ns=mtime_ns,
                 verified_at=time.time(),
-            )
+            ),
+            now=job.journaled,
         )
         job.state = _State.DONE
         with self._lock:
