@@ -145,3 +145,69 @@ def test_credentials_expiring_mid_run_stop_it_with_exit_3_and_keep_chunks(
         .fetchone()[0]
     )
     assert kept >= 2, "chunks finished before the expiry are kept for the rerun"
+
+
+@pytest.fixture(scope="module")
+def many_small(s3_server: SeaweedServer) -> list[MirrorObject]:
+    """120 small objects (16-200 KiB) beside the large ones: every fault class hits both."""
+    import random
+
+    from egoget.mirror.seed import seed_object
+
+    rng = random.Random(5)
+    return [
+        seed_object(
+            s3_server.client(),
+            "egoget-small",
+            f"clips/{i:03d}.bin",
+            rng.randint(16 * 1024, 200 * 1024),
+        )
+        for i in range(120)
+    ]
+
+
+def scheduled(rate: float, span: int, seed: int) -> set[int]:
+    """Byte offsets at which a fault fires: about ``rate`` of every MiB carries one."""
+    import random
+
+    rng = random.Random(seed)
+    offsets = {i * MIB + rng.randrange(MIB) for i in range(span // MIB) if rng.random() < rate}
+    return offsets or {span // 2}  # a case that injects nothing proves nothing
+
+
+@pytest.mark.parametrize(
+    ("fault", "rate"),
+    [("reset", 0.10), ("slowdown", 0.20), ("flip", 0.03), ("stall", 0.02)],
+)
+def test_fault_matrix_on_many_small_and_a_few_large_objects(
+    fault: str, rate: float, many_small: list[MirrorObject], demo_objects: list[MirrorObject],
+    large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    assert callable(make_proxy)
+    objects = many_small + [o for o in demo_objects if o.multipart] + [large_object]
+    span = sum(o.size for o in objects)
+    faults = Faults()
+    if fault == "reset":
+        faults.reset_at = scheduled(rate, span, 1)
+    elif fault == "flip":
+        faults.flip_byte_at = scheduled(rate, span, 2)
+    elif fault == "stall":
+        faults.stall_at = {offset: 3.0 for offset in scheduled(rate, span, 3)}
+    else:
+        count = int(rate * (len(objects) + 20))
+        faults.slowdown_connections = set(range(2, 2 + count))
+    proxy = make_proxy(faults)
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"{o.uri}\t{o.bucket}/{o.key}\n" for o in objects))
+    result = run_cli(
+        ["fetch", "--from-file", str(listing), "-o", str(tmp_path / "o"), "--endpoint-url",
+         proxy.endpoint_url, "--chunk-size-mib", "5", "--stall-timeout", "1"],
+        capsys,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for obj in objects:
+        assert_same_bytes(tmp_path / "o" / obj.bucket / obj.key, obj)
+    assert not no_part_files(tmp_path / "o")
+    assert proxy.injected, "the schedule must inject faults"
+    print(f"\n{fault}: {len(proxy.injected)} faults over {len(objects)} objects "
+          f"({span / MIB:.0f} MiB): all verified")  # fmt: skip

@@ -176,3 +176,27 @@ def test_endpoint_url_flag_overrides_environment(
     )
     assert result.exit_code == 0, result.output
     assert_same_bytes(tmp_path / "o" / obj.key.rsplit("/", 1)[1], obj)
+
+
+def test_keys_and_session_token_never_reach_output_report_or_ledger(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch, s3_server: SeaweedServer,
+) -> None:  # fmt: skip
+    token = "FQoGZXIvYXdzEXAMPLESESSIONTOKENVALUE"
+    secrets = (s3_server.secret_key, token, "X-Amz-Signature", "X-Amz-Credential")
+    monkeypatch.setenv("EGOGET_DEBUG", "1")  # tracebacks on: they must be clean too
+    objects = videos(demo_objects)[:2]
+    missing = f"s3://{objects[0].bucket}/nope.mp4"
+    # A run that works (one object missing, so error paths print too), then one whose session
+    # token the server rejects.
+    for name, expected_exit in (("ok", 1), ("token", 3)):
+        if name == "token":
+            monkeypatch.setenv("AWS_SESSION_TOKEN", token)
+        out = tmp_path / name
+        result = run_cli(["fetch", *(o.uri for o in objects), missing, "-o", str(out)], capsys,
+                         report=tmp_path / f"{name}.json")  # fmt: skip
+        assert result.exit_code == expected_exit, result.output
+        ledger = "\n".join(sqlite3.connect(out / ".egoget" / "ledger.sqlite").iterdump())
+        for text in (result.output, (tmp_path / f"{name}.json").read_text(), ledger):
+            for secret in secrets:
+                assert secret not in text, (name, secret)

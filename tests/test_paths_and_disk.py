@@ -111,3 +111,30 @@ def test_disk_full_exits_4_names_the_directory_and_the_rerun_completes(
     assert rerun.exit_code == 0, rerun.output
     assert_same_bytes(out / small.key.rsplit("/", 1)[1], small)
     assert_same_bytes(out / "large.mp4", large_object)
+
+
+def test_duplicate_destinations_are_refused_by_name(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    first, second = [o for o in demo_objects if o.key.endswith(".mp4")][:2]
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{first.uri}\tsame.mp4\n{second.uri}\tsame.mp4\n")
+    result = run_cli(["fetch", "--from-file", str(listing), "-o", str(tmp_path / "o")], capsys)
+    assert result.exit_code == 2
+    assert "same.mp4 is already the name of" in result.stderr
+
+
+def test_a_plan_larger_than_the_free_space_is_warned_about(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import shutil as shutil_module
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda _: usage(10**9, 10**9 - 1024, 1024))
+    obj = next(o for o in demo_objects if o.key.endswith(".mp4"))
+    result = run_cli(["fetch", f"s3://{obj.bucket}/public/", "-o", str(tmp_path), "--dry-run"],
+                     capsys)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "but only 1.0 KiB is free" in result.stderr
