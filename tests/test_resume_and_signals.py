@@ -89,6 +89,9 @@ def test_resume_after_sigkill_fetches_only_missing_chunks(
     assert rerun.report["bytes_received"] == missing
     # Counted on the wire too: the missing chunks plus a few KiB of HTTP headers.
     assert missing <= rerun_proxy.bytes_to_client <= missing + 64 * 1024
+    with capsys.disabled():
+        print(f"\nkilled at {done}/{total_chunks} chunks, {bytes_before_kill:,} bytes in; rerun "
+              f"fetched {rerun_proxy.bytes_to_client:,} bytes for {missing:,} missing")  # fmt: skip
     assert_same_bytes(out / "large.mp4", large_object)
     assert not no_part_files(out)
 
@@ -108,6 +111,8 @@ def test_ctrl_c_exits_130_within_2_seconds_and_keeps_partial_work(
     elapsed = time.monotonic() - sent
     assert process.returncode == 130, stderr
     assert elapsed < 2.0, f"took {elapsed:.2f} s to stop"
+    with capsys.disabled():
+        print(f"\nCtrl-C to exit: {elapsed:.2f} s")
     assert "rerun the same command to resume" in stderr
     assert (out / "large.mp4.egoget-part").exists()
     assert not (out / "large.mp4").exists(), "nothing partial is published under its final name"
