@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 import botocore.exceptions
@@ -32,6 +32,7 @@ from ..errors import (
 )
 from .base import RangeStream, RemoteStat, SourceSettings
 from .http import HttpTransport, default_error
+from .sigv4 import BucketEndpoint, Credentials, QuerySigner
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -91,6 +92,8 @@ class S3Source:
         self._bucket_regions: dict[str, str] = {}
         # Bounded: only files in flight need their URL; a 10,000-file run must not grow this.
         self._presigned: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._signer = QuerySigner()
+        self._endpoints: dict[str, BucketEndpoint] = {}
 
     # --- clients ------------------------------------------------------------------------------
 
@@ -236,6 +239,33 @@ class S3Source:
             raise self._classify_client_error(exc, bucket, uri) from exc
         return int(head["ContentLength"])
 
+    def _endpoint(self, bucket: str) -> BucketEndpoint:
+        """How botocore addresses this bucket (scheme, host, path style, region), asked once."""
+        endpoint = self._endpoints.get(bucket)
+        if endpoint is None:
+            probe = self._client_for_bucket(bucket).generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": "x"}, ExpiresIn=60
+            )
+            parts = urlsplit(probe)
+            scope = dict(parse_qsl(parts.query))["X-Amz-Credential"].split("/")
+            endpoint = BucketEndpoint(parts.scheme, parts.netloc, parts.path[:-1], scope[2])
+            self._endpoints[bucket] = endpoint
+        return endpoint
+
+    def _credentials(self) -> Credentials:
+        self._client()  # makes the session
+        assert self._session is not None
+        found = self._session.get_credentials()
+        if found is None:
+            raise botocore.exceptions.NoCredentialsError()
+        # Frozen per request: refreshable credentials (SSO, roles) renew underneath.
+        frozen = found.get_frozen_credentials()
+        if not frozen.access_key or not frozen.secret_key:
+            raise botocore.exceptions.PartialCredentialsError(
+                provider="boto3", cred_var="access key or secret key"
+            )
+        return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
     def _presigned_url(self, uri: str) -> str:
         cached = self._presigned.get(uri)
         now = time.monotonic()
@@ -243,9 +273,8 @@ class S3Source:
             return cached[0]
         bucket, key = split_s3_uri(uri)
         try:
-            url = self._client_for_bucket(bucket).generate_presigned_url(
-                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=PRESIGN_EXPIRY_S
-            )
+            endpoint = self._endpoint(bucket)
+            url = self._signer.presign_get(endpoint, key, self._credentials(), PRESIGN_EXPIRY_S)
         except Exception as exc:
             raise self._classify_client_error(exc, bucket, uri) from exc
         self._presigned[uri] = (url, now + PRESIGN_EXPIRY_S / 2)

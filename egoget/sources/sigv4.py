@@ -1,0 +1,91 @@
+"""SigV4 query-string presigning for S3 GETs, without botocore's per-call machinery.
+
+botocore's ``generate_presigned_url`` resolves the endpoint ruleset and builds a request object
+on every call: a quarter of egoget's CPU per small file when profiled. The signature itself is
+a few HMACs; the endpoint (scheme, host, path style) is taken from botocore once per bucket.
+Tests hold this signer to botocore's exact signatures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    secret_key: str
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class BucketEndpoint:
+    """Where a bucket's objects are addressed: ``{scheme}://{host}{path_prefix}{key}``."""
+
+    scheme: str
+    host: str
+    path_prefix: str  # "/bucket/" for path style, "/" for virtual-hosted style
+    region: str
+
+
+def _uri_encode(text: str, safe: str) -> str:
+    return quote(text, safe=safe)
+
+
+class QuerySigner:
+    def __init__(self) -> None:
+        self._keys: dict[tuple[str, str, str], bytes] = {}
+
+    def _signing_key(self, secret: str, date: str, region: str) -> bytes:
+        cache_key = (secret, date, region)
+        key = self._keys.get(cache_key)
+        if key is None:
+            key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
+            for part in (region, "s3", "aws4_request"):
+                key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+            if len(self._keys) > 64:
+                self._keys.clear()
+            self._keys[cache_key] = key
+        return key
+
+    def presign_get(
+        self,
+        endpoint: BucketEndpoint,
+        key: str,
+        credentials: Credentials,
+        expires_s: int,
+        now: datetime | None = None,
+    ) -> str:
+        moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
+        date = amz_date[:8]
+        scope = f"{date}/{endpoint.region}/s3/aws4_request"
+        params = {
+            "X-Amz-Algorithm": ALGORITHM,
+            "X-Amz-Credential": f"{credentials.access_key}/{scope}",
+            "X-Amz-Date": amz_date,
+            "X-Amz-Expires": str(expires_s),
+            "X-Amz-SignedHeaders": "host",
+        }
+        if credentials.token:
+            params["X-Amz-Security-Token"] = credentials.token
+        query = "&".join(
+            f"{_uri_encode(k, '-_.~')}={_uri_encode(v, '-_.~')}" for k, v in sorted(params.items())
+        )
+        path = endpoint.path_prefix + _uri_encode(key, "-_.~/")
+        canonical = f"GET\n{path}\n{query}\nhost:{endpoint.host}\n\nhost\nUNSIGNED-PAYLOAD"
+        to_sign = (
+            f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        )
+        signature = hmac.new(
+            self._signing_key(credentials.secret_key, date, endpoint.region),
+            to_sign.encode(),
+            hashlib.sha256,
+        ).hexdigest()
+        return f"{endpoint.scheme}://{endpoint.host}{path}?{query}&X-Amz-Signature={signature}"
