@@ -177,9 +177,6 @@ class OutputSession:
         )
         summary = engine.run(files)
         self.ledger.flush()
-        if summary.files_done:
-            # One flush for the whole run instead of an fsync per file.
-            os.sync()
         return summary
 
 

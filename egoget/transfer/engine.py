@@ -472,13 +472,20 @@ class Engine:
                 self._ledger.drop_partial(job.file.dest)
                 self._report_failure(job.file.dest, exc)
             return
-        self._close(job)
         try:
-            # No fsync per file: the run syncs once at its end (see run.execute).
+            if job.journaled:
+                # A large file's verified record must not outlive its bytes after a power loss;
+                # small files stay in the page cache like any download tool's (verify --full).
+                os.fdatasync(job.fd)
+            self._close(job)
             os.replace(job.part_path, job.final_path)
             mtime_ns = os.stat(job.final_path).st_mtime_ns
         except OSError as exc:
-            self._report_failure(job.file.dest, _local_write_error(exc, job.final_path, job.size))
+            self._close(job)
+            error = _local_write_error(exc, job.final_path, job.size)
+            if isinstance(error, DiskFullError):
+                self._fail_run(error)
+            self._report_failure(job.file.dest, error)
             return
         file = job.file
         self._ledger.record_verified(
