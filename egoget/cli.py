@@ -22,6 +22,7 @@ from .config import (
     DatasetConfig,
     Ego4dConfig,
     EgoExoConfig,
+    EgoSchemaConfig,
     FetchConfig,
     TransferConfig,
     build_config,
@@ -29,7 +30,7 @@ from .config import (
     load_json_config,
 )
 from .constants import ENV_DEBUG, PLAIN_PROGRESS_INTERVAL_S
-from .datasets import ego4d, egoexo
+from .datasets import ego4d, egoexo, egoschema
 from .datasets.choices import check_choices
 from .datasets.uris import plan_uris, read_list_file
 from .errors import EgogetError, ExitCode, ManifestError, UsageError
@@ -515,7 +516,7 @@ def confirm_download(diff: PlanDiff) -> bool:
 
 
 # Datasets `egoget download` knows, by name.
-DOWNLOADABLE = ("ego4d", "egoexo")
+DOWNLOADABLE = ("ego4d", "egoexo", "egoschema")
 # Options that take several values, written as the official CLIs do (`--benchmarks nlq vq`),
 # with commas, or by repeating the option.
 MULTI_VALUE_OPTIONS = frozenset(
@@ -598,6 +599,13 @@ def split_commas(values: list[str]) -> list[str]:
     "--base-uri", "--base_dir", "base_uri", help="egoexo: where releases live [default: official]."
 )
 @click.option(
+    "--uid-to-url",
+    "--uid_to_url",
+    "uid_to_url",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="egoschema: the benchmark's uid_to_url.json (q_uid -> presigned link).",
+)
+@click.option(
     "--shard",
     help="K/N: download only share K of N disjoint shares of the plan (one per machine of a "
     "job array); all N together download everything.",
@@ -633,18 +641,23 @@ def download(ctx: click.Context, /, **params: Any) -> None:
     values["dataset"] = name
     if values.get("output") is None:
         raise UsageError("no output directory given", hint="pass -o DIR (or --output_directory)")
-    config: Ego4dConfig | EgoExoConfig
+    config: Ego4dConfig | EgoExoConfig | EgoSchemaConfig
     if name == "ego4d":
         config = build_config(Ego4dConfig, canonical_keys(Ego4dConfig, values), "options")
-    else:
+    elif name == "egoexo":
         config = build_config(EgoExoConfig, canonical_keys(EgoExoConfig, values), "options")
+    else:
+        values = canonical_keys(EgoSchemaConfig, values)
+        config = build_config(EgoSchemaConfig, values, "options")
     registry = source_registry(config)
 
     def planner(session: OutputSession, emit: EventSink, cancelled: threading.Event) -> PlannedRun:
         fetcher = MetadataFetcher(session, emit, cancelled)
         if isinstance(config, Ego4dConfig):
             return ego4d.plan_run(config, registry, fetcher)
-        return egoexo.plan_run(config, fetcher)
+        if isinstance(config, EgoExoConfig):
+            return egoexo.plan_run(config, fetcher)
+        return egoschema.plan_run(config)
 
     run_and_exit(
         config,
@@ -694,6 +707,38 @@ def status(output: Path) -> None:
 
 
 CATALOGUES = {"ego4d": ego4d.describe, "egoexo": egoexo.describe}
+
+
+@cli.group(name="egoschema")
+def egoschema_group() -> None:
+    """EgoSchema tools beyond downloading."""
+
+
+@egoschema_group.command(name="score")
+@click.argument("predictions", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--answers",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="subset_answers.json: the 500 public answers ({q_uid: 0-4}).",
+)
+@click.option(
+    "--uid-to-url",
+    "uid_to_url",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="uid_to_url.json, to check that every predicted uid is a real question.",
+)
+def egoschema_score(predictions: Path, answers: Path, uid_to_url: Path | None) -> None:
+    """Check a PREDICTIONS file ({q_uid: 0-4}) and print its accuracy on the public answers."""
+    known = None
+    if uid_to_url is not None:
+        files, _ = egoschema.read_uid_to_url(uid_to_url)
+        known = {f.dest.removeprefix("videos/").removesuffix(".mp4") for f in files}
+    result = egoschema.score(predictions, answers, known)
+    click.echo(
+        f"{result.answered} answers; {result.scored} have public answers: "
+        f"{result.correct} correct, accuracy {result.accuracy:.1%}"
+    )
 
 
 @cli.command(name="list")

@@ -172,6 +172,13 @@ class EgoExoConfig(DatasetConfig):
     force: bool | None = None
 
 
+class EgoSchemaConfig(DatasetConfig):
+    """`egoget download egoschema`: the clips behind the benchmark's presigned links."""
+
+    dataset: str = "egoschema"
+    uid_to_url: Path | None = None
+
+
 def load_json_config(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
