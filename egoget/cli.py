@@ -47,6 +47,7 @@ from .run import (
     source_registry,
 )
 from .sources import SourceRegistry
+from .sources.http import redact_url
 from .transfer.events import (
     BytesReceived,
     Event,
@@ -75,6 +76,15 @@ def human_bytes(n: float) -> str:
 
 def err(message: str) -> None:
     click.echo(f"egoget: {message}", err=True)
+
+
+def shown_uri(registry: SourceRegistry, uri: str) -> str:
+    """A URI as it may be printed. Refused entries may not be URIs at all: still never print
+    a query string."""
+    try:
+        return registry.for_uri(uri).redact(uri)
+    except EgogetError:
+        return redact_url(uri)
 
 
 def show_error(error: EgogetError) -> None:
@@ -201,7 +211,7 @@ def print_plan(diff: PlanDiff, quiet: bool) -> None:
 def print_summary(result: RunResult, registry: SourceRegistry, quiet: bool) -> None:
     s = result.summary
     for uri, error in result.refused[:MAX_FAILURES_SHOWN]:
-        err(f"refused {registry.for_uri(uri).redact(uri)}: {error}")
+        err(f"refused {shown_uri(registry, uri)}: {error}")
     if result.dry_run:
         return
     if s.fatal is not None:
@@ -235,7 +245,7 @@ def write_report(path: Path | None, result: RunResult, registry: SourceRegistry)
         "bytes_done": s.bytes_done,
         "bytes_received": s.bytes_received,
         "failed": {dest: error.message for dest, error in s.failed.items()},
-        "refused": [[registry.for_uri(u).redact(u), e.message] for u, e in result.refused],
+        "refused": [[shown_uri(registry, u), e.message] for u, e in result.refused],
         "fatal": s.fatal.message if s.fatal else None,
         "interrupted": s.interrupted,
         "elapsed_s": round(s.elapsed_s, 3),
@@ -499,7 +509,7 @@ def refuse_invalid_entries(planned: PlannedRun, registry: SourceRegistry, skip: 
     if not invalid or skip:
         return
     for uri, error in invalid[:MAX_FAILURES_SHOWN]:
-        err(f"refused {registry.for_uri(uri).redact(uri)}: {error}")
+        err(f"refused {shown_uri(registry, uri)}: {error}")
     raise UsageError(
         f"{len(invalid)} entries refused; nothing was downloaded",
         hint="fix the list or manifest, or pass --skip-invalid to download the valid entries",

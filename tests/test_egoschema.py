@@ -127,3 +127,19 @@ def test_score_checks_the_format_and_reports_accuracy(
                    str(tmp_path / "answers.json")], capsys)  # fmt: skip
     assert bad.exit_code == 2
     assert "3 problems" in bad.stderr and "not an answer index 0-4" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [('{"a": ', "is not valid JSON"), ("[1, 2]", "must be a JSON object"),
+     ('{"q1": 42}', "not an http(s) URL"), ("{}", "is empty")],
+)  # fmt: skip
+def test_malformed_url_maps_are_exit_2_naming_the_problem(
+    content: str, expected: str, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    (tmp_path / "map.json").write_text(content)
+    result = run_cli(["download", "egoschema", "--uid-to-url", str(tmp_path / "map.json"),
+                      "-o", str(tmp_path / "es"), "-y"], capsys)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr
+    assert "Traceback" not in result.output
