@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+# Shown wherever S3 refuses credentials (sources) or a manifest is denied (run).
+CREDENTIALS_HINT = (
+    "check the keys with `aws sts get-caller-identity` (or pass --aws-profile); keys issued with a "
+    "dataset licence expire (Ego4D's after 14 days) and must be renewed"
+)
+
 
 class ExitCode(IntEnum):
     OK = 0

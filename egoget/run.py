@@ -16,6 +16,7 @@ from pathlib import Path
 from .config import TransferConfig
 from .constants import STATE_DIR_NAME
 from .errors import (
+    CREDENTIALS_HINT,
     AuthError,
     EgogetError,
     ExitCode,
@@ -29,7 +30,6 @@ from .lock import OutputLock
 from .model import Plan, RemoteFile
 from .resolve import resolve_sizes
 from .sources import SourceRegistry, SourceSettings
-from .sources.s3 import CREDENTIALS_HINT
 from .transfer.engine import Engine, TransferOptions
 from .transfer.events import EventSink, TransferSummary
 

@@ -23,6 +23,7 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from ..constants import ENV_EGOGET_ENDPOINT_URL, ENV_ENDPOINT_URL, PRESIGN_EXPIRY_S
 from ..errors import (
+    CREDENTIALS_HINT,
     AccessDeniedError,
     AuthError,
     NotFoundError,
@@ -52,10 +53,6 @@ _CREDENTIAL_ERROR_CODES = frozenset(
 _ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403", "Forbidden"})
 _XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
 PRESIGNED_CACHE_ENTRIES = 1024
-CREDENTIALS_HINT = (
-    "check the keys with `aws sts get-caller-identity` (or pass --aws-profile); keys issued with a "
-    "dataset licence expire (Ego4D's after 14 days) and must be renewed"
-)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
