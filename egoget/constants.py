@@ -16,6 +16,8 @@ DEFAULT_PROCS = 8
 DEFAULT_CHUNK_SIZE_MIB = 16
 # Reads from the socket go straight into one reusable buffer per worker: memory stays flat.
 READ_BUFFER_BYTES = 1024 * 1024
+# How much of an unfinished chunk a SIGKILL may cost: progress is recorded this often.
+CHECKPOINT_BYTES = 2 * 1024 * 1024
 DEFAULT_STALL_TIMEOUT_S = 30.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 DEFAULT_MAX_ATTEMPTS = 8

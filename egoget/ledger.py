@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .constants import LEDGER_FILE_NAME, VERIFIED_BATCH_MAX, VERIFIED_BATCH_MAX_AGE_S
@@ -37,6 +37,12 @@ CREATE TABLE IF NOT EXISTS partials (
     chunk_size INTEGER NOT NULL,
     part_size INTEGER,
     started_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunk_progress (
+    dest TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    done INTEGER NOT NULL,
+    PRIMARY KEY (dest, idx)
 );
 CREATE TABLE IF NOT EXISTS chunks (
     dest TEXT NOT NULL,
@@ -71,6 +77,8 @@ class PartialFile:
     chunk_size: int
     part_size: int | None
     done_chunks: dict[int, bytes]  # chunk index -> concatenated MD5 digests of its parts
+    # chunk index -> bytes at its start already written when last checkpointed
+    chunk_progress: dict[int, int] = field(default_factory=dict)
 
 
 class Ledger:
@@ -144,6 +152,7 @@ class Ledger:
         )  # fmt: skip
         self._db.executemany("DELETE FROM partials WHERE dest = ?", dests)
         self._db.executemany("DELETE FROM chunks WHERE dest = ?", dests)
+        self._db.executemany("DELETE FROM chunk_progress WHERE dest = ?", dests)
         self._db.execute("COMMIT")
 
     def forget_verified(self, dest: str) -> None:
@@ -160,6 +169,7 @@ class Ledger:
                 "SELECT dest, uri, size, validator, chunk_size, part_size FROM partials"
             ).fetchall()
             chunks = self._db.execute("SELECT dest, idx, part_md5s FROM chunks").fetchall()
+            progress = self._db.execute("SELECT dest, idx, done FROM chunk_progress").fetchall()
         partials = {
             dest: PartialFile(dest, uri, size, validator, chunk_size, part_size, {})
             for dest, uri, size, validator, chunk_size, part_size in rows
@@ -167,6 +177,9 @@ class Ledger:
         for dest, index, part_md5s in chunks:
             if dest in partials:
                 partials[dest].done_chunks[index] = bytes(part_md5s)
+        for dest, index, done in progress:
+            if dest in partials and index not in partials[dest].done_chunks:
+                partials[dest].chunk_progress[index] = int(done)
         return partials
 
     def partials(self) -> Iterator[tuple[PartialFile, int]]:
@@ -193,6 +206,7 @@ class Ledger:
         with self._lock:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM chunks WHERE dest = ?", (dest,))
+            self._db.execute("DELETE FROM chunk_progress WHERE dest = ?", (dest,))
             self._db.execute(
                 "INSERT OR REPLACE INTO partials VALUES (?,?,?,?,?,?,?)",
                 (dest, uri, size, validator, chunk_size, part_size, time.time()),
@@ -201,8 +215,18 @@ class Ledger:
 
     def record_chunk(self, dest: str, index: int, part_md5s: bytes) -> None:
         with self._lock:
+            self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT OR REPLACE INTO chunks VALUES (?,?,?)", (dest, index, part_md5s)
+            )
+            self._db.execute("DELETE FROM chunk_progress WHERE dest = ? AND idx = ?", (dest, index))
+            self._db.execute("COMMIT")
+
+    def record_progress(self, dest: str, index: int, done: int) -> None:
+        """Bytes at the start of an unfinished chunk that are written to the part file."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO chunk_progress VALUES (?,?,?)", (dest, index, done)
             )
 
     def drop_partial(self, dest: str) -> None:
@@ -210,4 +234,5 @@ class Ledger:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM partials WHERE dest = ?", (dest,))
             self._db.execute("DELETE FROM chunks WHERE dest = ?", (dest,))
+            self._db.execute("DELETE FROM chunk_progress WHERE dest = ?", (dest,))
             self._db.execute("COMMIT")

@@ -40,6 +40,16 @@ def finished_chunks(out: Path) -> int:
         return 0  # the schema is not there yet
 
 
+def checkpointed_bytes(out: Path) -> int:
+    """Bytes of unfinished chunks recorded as already written (sub-chunk checkpoints)."""
+    try:
+        with sqlite3.connect(out / ".egoget" / "ledger.sqlite", timeout=1) as db:
+            row = db.execute("SELECT COALESCE(SUM(done), 0) FROM chunk_progress").fetchone()
+            return int(row[0])
+    except sqlite3.OperationalError:
+        return 0  # the ledger is not there yet
+
+
 def wait_for(condition: object, timeout_s: float = 20.0) -> None:
     assert callable(condition)
     deadline = time.monotonic() + timeout_s
@@ -65,13 +75,16 @@ def test_resume_after_sigkill_fetches_only_missing_chunks(
     chunk = CHUNK_MIB * MIB
     total_chunks = -(-large_object.size // chunk)
     process = egoget_process(slow_fetch_args(large_object, out, proxy, "10M"))
-    wait_for(lambda: finished_chunks(out) >= 3)
+    # Mid-file, and mid-chunk past a checkpoint: both kinds of progress must survive.
+    wait_for(lambda: finished_chunks(out) >= 3 and checkpointed_bytes(out) > 0)
     process.send_signal(signal.SIGKILL)
     process.wait()
     done = finished_chunks(out)
+    checkpointed = checkpointed_bytes(out)
     assert 3 <= done < total_chunks, "the kill must land mid-file"
     bytes_before_kill = proxy.bytes_to_client
-    # At most the chunks in flight (-j 2) are lost; headers and error bodies are tiny.
+    # At most the two ranges in flight (-j 2) were on the wire beyond the finished chunks (the
+    # kernel buffers MBs of them unread, so the wire cannot show the checkpoints; the rerun does).
     assert bytes_before_kill - done * chunk <= 2 * chunk + 64 * 1024
 
     # A fresh proxy: the killed run's dying connections may still be draining through the old one.
@@ -84,13 +97,14 @@ def test_resume_after_sigkill_fetches_only_missing_chunks(
     )  # fmt: skip
     rerun_proxy.close()
     assert rerun.exit_code == 0, rerun.output
-    missing = large_object.size - done * chunk
+    missing = large_object.size - done * chunk - checkpointed
     assert rerun.report is not None
     assert rerun.report["bytes_received"] == missing
     # Counted on the wire too: the missing chunks plus a few KiB of HTTP headers.
     assert missing <= rerun_proxy.bytes_to_client <= missing + 64 * 1024
     with capsys.disabled():
-        print(f"\nkilled at {done}/{total_chunks} chunks, {bytes_before_kill:,} bytes in; rerun "
+        print(f"\nkilled at {done}/{total_chunks} chunks + {checkpointed:,} checkpointed bytes, "
+              f"{bytes_before_kill:,} bytes in; rerun "
               f"fetched {rerun_proxy.bytes_to_client:,} bytes for {missing:,} missing")  # fmt: skip
     assert_same_bytes(out / "large.mp4", large_object)
     assert not no_part_files(out)
@@ -120,6 +134,7 @@ def test_ctrl_c_exits_130_within_2_seconds_and_keeps_partial_work(
     status = run_cli(["status", "-o", str(out)], capsys)
     assert "partial: 1 files" in status.stdout
     kept = finished_chunks(out)
+    checkpointed = checkpointed_bytes(out)
     # Resuming with another --chunk-size-mib keeps the layout the finished chunks were cut with.
     rerun = run_cli(
         ["fetch", large_object.uri, "-o", str(out), "--chunk-size-mib", "16"],
@@ -128,7 +143,8 @@ def test_ctrl_c_exits_130_within_2_seconds_and_keeps_partial_work(
     )
     assert rerun.exit_code == 0, rerun.output
     assert rerun.report is not None
-    assert rerun.report["bytes_received"] == large_object.size - kept * CHUNK_MIB * MIB
+    expected = large_object.size - kept * CHUNK_MIB * MIB - checkpointed
+    assert rerun.report["bytes_received"] == expected
     assert_same_bytes(out / "large.mp4", large_object)
 
 

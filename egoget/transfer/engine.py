@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from ..constants import INTERRUPT_GRACE_S, PART_SUFFIX, READ_BUFFER_BYTES
+from ..constants import CHECKPOINT_BYTES, INTERRUPT_GRACE_S, PART_SUFFIX, READ_BUFFER_BYTES
 from ..errors import (
     AuthError,
     DiskFullError,
@@ -103,6 +103,7 @@ class _Job:
         self.identity = identity  # the URI as the ledger keeps it: no signatures
         self.etag_is_md5 = False
         self.planned = file  # as the plan gave it: what a restart starts again from
+        self.progress: dict[int, int] = {}  # chunk -> bytes already on disk at its start
         self.size = size
         self.final_path = final_path
         self.part_path = final_path.with_name(final_path.name + PART_SUFFIX)
@@ -262,6 +263,7 @@ class Engine:
         part_path = final_path.with_name(final_path.name + PART_SUFFIX)
 
         done: dict[int, bytes] = {}
+        progress: dict[int, int] = {}
         resumable = self._partials.pop(file.dest, None)
         if (
             resumable is not None
@@ -269,22 +271,25 @@ class Engine:
             and resumable.size == size
             and resumable.validator == file.etag
             and resumable.part_size == part_size
-            and resumable.done_chunks
+            and (resumable.done_chunks or resumable.chunk_progress)
             and _size_of(part_path) == size
         ):
             # Keep the layout the finished chunks were cut with, whatever --chunk-size-mib says now.
             target_chunk = resumable.chunk_size
             done = resumable.done_chunks
+            progress = resumable.chunk_progress
         layout = layout_for(size, target_chunk, part_size)
-        fd = self._open_part_file(part_path, size, truncate=not done)
-        if not done and layout.count > 1:
+        fd = self._open_part_file(part_path, size, truncate=not (done or progress))
+        if not (done or progress) and layout.count > 1:
             self._ledger.start_partial(
                 file.dest, identity, size, file.etag, layout.chunk_size, part_size
             )
         job = _Job(file, identity, size, final_path, layout, fd, done, restarts)
         job.planned = planned
+        job.progress = dict(progress)
         job.etag_is_md5 = source.etag_is_md5(file.uri)
         resumed = sum(layout.bounds(i)[1] - layout.bounds(i)[0] for i in done)
+        resumed += sum(progress.values())
         self._emit(FileStarted(file.dest, size, resumed))
         if resumed:
             job.counted_bytes = resumed
@@ -348,11 +353,14 @@ class Engine:
         start, end = job.layout.bounds(index)
         want_sha256 = job.file.sha256 is not None and job.layout.count == 1
         hasher = PartHasher(start, end, job.layout.part_size, want_sha256)
-        offset = start
+        offset = start + job.progress.pop(index, 0)
+        # A killed run's bytes before its last checkpoint are on disk: hash them, fetch the rest.
+        _hash_from_disk(job.fd, hasher, start, offset)
+        checkpoint = offset
 
         def stream_rest() -> None:
             # A retry resumes where the range broke: the hasher and If-Match keep it honest.
-            nonlocal offset
+            nonlocal offset, checkpoint
             stream = source.open_range(job.file.uri, offset, end, job.file.etag)
             try:
                 while offset < end:
@@ -363,6 +371,9 @@ class Engine:
                     hasher.update(view[:got])
                     offset += got
                     self._count(job, got)
+                    if job.journaled and offset - checkpoint >= CHECKPOINT_BYTES and offset < end:
+                        self._ledger.record_progress(job.file.dest, index, offset - start)
+                        checkpoint = offset
             finally:
                 stream.close()
 
@@ -562,6 +573,16 @@ class Engine:
         with self._lock:
             self._summary.failed[dest] = error
         self._emit(FileFailed(dest, error))
+
+
+def _hash_from_disk(fd: int, hasher: PartHasher, start: int, end: int) -> None:
+    offset = start
+    while offset < end:
+        block = os.pread(fd, min(READ_BUFFER_BYTES, end - offset), offset)
+        if not block:
+            raise IntegrityError("the part file is shorter than its recorded progress")
+        hasher.update(memoryview(block))
+        offset += len(block)
 
 
 def _write_all(fd: int, data: memoryview, offset: int) -> None:
