@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +24,7 @@ from .constants import (
     DEFAULT_STALL_TIMEOUT_S,
 )
 from .errors import ConfigError
+from .jsonfile import read_json_object
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -180,20 +180,7 @@ class EgoSchemaConfig(DatasetConfig):
 
 
 def load_json_config(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"config file {path} is not valid JSON: {exc.msg} at line {exc.lineno} column "
-            f"{exc.colno}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a JSON object of option names to values")
-    return data
+    return read_json_object(path, "config file", ConfigError)
 
 
 def canonical_keys(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def test_config_file_supplies_options_and_flags_override_it(
         ('{"output": "x", "procs": 0}', "procs:"),
         ('{"output": "x", "limit_rate": "fast"}', "not a rate"),
         ('{"output": "x",', "not valid JSON"),
-        ("[1, 2]", "must hold a JSON object"),
+        ("[1, 2]", "must be a JSON object"),
     ],
 )
 def test_bad_config_is_exit_2_naming_the_problem(

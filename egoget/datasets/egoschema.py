@@ -7,13 +7,13 @@ run layer refuses expired ones), and a link that goes stale mid-run fails only i
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import EgoSchemaConfig, parse_shard
 from ..errors import EgogetError, ManifestError, UnsafePathError, UsageError
+from ..jsonfile import read_json_object
 from ..model import Plan, PlannedRun, RemoteFile
 from ..paths import safe_relative_path
 
@@ -22,24 +22,8 @@ ANSWER_CHOICES = range(5)
 _Q_UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
 
-def _load_json_object(path: Path, what: str) -> dict[str, object]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{what} {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read {what} {path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise ManifestError(
-            f"{what} {path} is not valid JSON ({exc.msg} at line {exc.lineno})"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ManifestError(f"{what} {path} must be a JSON object, not {type(data).__name__}")
-    return data
-
-
 def read_uid_to_url(path: Path) -> tuple[list[RemoteFile], list[tuple[str, EgogetError]]]:
-    mapping = _load_json_object(path, "the URL map")
+    mapping = read_json_object(path, "the URL map", ManifestError)
     files: list[RemoteFile] = []
     refused: list[tuple[str, EgogetError]] = []
     for q_uid, url in mapping.items():
@@ -83,8 +67,8 @@ class Score:
 
 def score(predictions_path: Path, answers_path: Path, known_uids: set[str] | None) -> Score:
     """Check a submission's format and score it on the public answers it covers."""
-    predictions = _load_json_object(predictions_path, "the predictions")
-    answers = _load_json_object(answers_path, "the answers")
+    predictions = read_json_object(predictions_path, "the predictions", ManifestError)
+    answers = read_json_object(answers_path, "the answers", ManifestError)
     problems = []
     for q_uid, choice in predictions.items():
         if known_uids is not None and q_uid not in known_uids:
