@@ -34,6 +34,7 @@ from .datasets import ego4d, egoexo, egoschema
 from .datasets.choices import check_choices
 from .datasets.uris import plan_uris, read_list_file
 from .errors import EgogetError, ExitCode, ManifestError, UsageError
+from .ledger import VerifiedFile
 from .model import PlannedRun
 from .report import output_status, verify_output
 from .run import (
@@ -682,13 +683,30 @@ def download(ctx: click.Context, /, **params: Any) -> None:
 @cli.command()
 @existing_output_option
 @click.option("--full", is_flag=True, help="Re-hash every file (slow) instead of checking sizes.")
-def verify(output: Path, full: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems and the summary.")
+def verify(output: Path, full: bool, quiet: bool) -> None:
     """Re-check downloaded files against what was verified at download time.
 
     Files that are missing or changed are forgotten, so the next download fetches them again.
     Exits 1 if any file failed the check.
     """
-    report = verify_output(output, full)
+    view: ProgressView | None = None
+
+    def start(files: int, total_bytes: int) -> None:
+        nonlocal view
+        view = ProgressView(files, total_bytes, set(), progress_mode(quiet))
+
+    def checked(record: VerifiedFile) -> None:
+        # Re-hashing terabytes takes hours: the same progress display as a download.
+        if view is not None:
+            view(BytesReceived(record.dest, record.size))
+            view(FileDone(record.dest, record.size, "verify"))
+
+    try:
+        report = verify_output(output, full, on_start=start, on_file=checked)
+    finally:
+        if view is not None:
+            view.close()
     for dest, problem in sorted(report.problems.items()):
         err(f"{dest}: {problem}")
     kind = "hashes" if full else "sizes"

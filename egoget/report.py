@@ -39,14 +39,20 @@ def open_existing_ledger(output: Path) -> Ledger:
 
 
 def verify_output(
-    output: Path, full: bool, on_file: Callable[[VerifiedFile], None] | None = None
+    output: Path,
+    full: bool,
+    on_start: Callable[[int, int], None] | None = None,
+    on_file: Callable[[VerifiedFile], None] | None = None,
 ) -> VerifyReport:
     """Check every verified file still matches; forget the ones that don't, so that the next
-    download fetches them again."""
+    download fetches them again. ``on_start`` hears the file count and bytes to check."""
     ledger = open_existing_ledger(output)
     report = VerifyReport()
     try:
-        for record in ledger.verified_files().values():
+        records = list(ledger.verified_files().values())
+        if on_start is not None:
+            on_start(len(records), sum(r.size for r in records))
+        for record in records:
             problem = _check(output / record.dest, record, full)
             report.checked += 1
             report.checked_bytes += record.size

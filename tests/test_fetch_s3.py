@@ -200,3 +200,19 @@ def test_keys_and_session_token_never_reach_output_report_or_ledger(
         for text in (result.output, (tmp_path / f"{name}.json").read_text(), ledger):
             for secret in secrets:
                 assert secret not in text, (name, secret)
+
+
+def test_verify_shows_progress_on_long_rehashes(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    objects = videos(demo_objects)
+    out = tmp_path / "o"
+    assert run_cli(["fetch", *(o.uri for o in objects), "-o", str(out)], capsys).exit_code == 0
+    monkeypatch.setattr("egoget.cli.PLAIN_PROGRESS_INTERVAL_S", 0.0)
+    result = run_cli(["verify", "-o", str(out), "--full"], capsys)
+    assert result.exit_code == 0, result.output
+    assert f"{len(objects)}/{len(objects)} files" in result.stderr
+    quiet = run_cli(["verify", "-o", str(out), "--full", "-q"], capsys)
+    assert "files," not in quiet.stderr
+    assert f"{len(objects)} ok, 0 bad" in quiet.stdout
