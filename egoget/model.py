@@ -32,13 +32,6 @@ class RemoteFile:
 class Plan:
     files: list[RemoteFile]
 
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size or 0 for f in self.files)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
     def shard(self, index: int, count: int) -> Plan:
         """Share ``index`` (1..count) of a split into ``count`` disjoint parts that together
         cover the plan. It depends only on each file's destination, so every machine of a job

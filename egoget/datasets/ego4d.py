@@ -27,7 +27,7 @@ from .choices import check_choices
 
 CONSORTIUM_BUCKET = "ego4d-consortium-sharing"
 VERSIONS = ("v1", "v2", "v2_1")
-DEFAULT_VERSION = "v2_1"
+DEFAULT_VERSION: str = Ego4dConfig.model_fields["version"].default
 DEFAULT_PARTS = ("annotations",)  # as the official CLI
 VIDEO_PARTS = ("full_scale", "clips", "components/videos", "video_540ss")
 FILE_PARTS = (

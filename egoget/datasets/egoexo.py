@@ -24,8 +24,7 @@ from . import Fetcher
 from .choices import check_choices
 from .ego4d import UNIVERSITY_BUCKETS
 
-DEFAULT_BASE_URI = "s3://ego4d-consortium-sharing/egoexo-public/"
-DEFAULT_RELEASE = "v2"
+DEFAULT_RELEASE: str = EgoExoConfig.model_fields["release"].default
 DEFAULT_PARTS = (
     "metadata", "captures", "takes", "take_trajectory", "take_vrs_noimagestream", "annotations",
 )  # fmt: skip
