@@ -59,6 +59,10 @@ class FaultProxy:
         self.port = self._listener.getsockname()[1]
         self._closed = False
         self.credentials_expired = False
+        # Pacing on the proxy side keeps the kernel's socket buffers nearly empty, so the bytes
+        # counted as sent are the bytes the client really read (a client-side rate limit lets
+        # megabytes pile up in those buffers and vanish with a killed client).
+        self.pace_bytes_per_s_per_connection: float | None = None
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
     @property
@@ -137,6 +141,8 @@ class FaultProxy:
         if stall_s:
             time.sleep(stall_s)
         client.sendall(data)
+        if self.pace_bytes_per_s_per_connection:
+            time.sleep(len(data) / self.pace_bytes_per_s_per_connection)
         if resets:
             # Linger 0 makes close() send RST: a real reset, not a clean end of stream. The
             # shutdown wakes the thread blocked in recv() on this socket, which would otherwise

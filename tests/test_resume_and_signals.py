@@ -200,14 +200,16 @@ def test_sigkill_at_ten_random_moments_then_rerun_gives_identical_files(
             "--chunk-size-mib", str(CHUNK_MIB), "--endpoint-url", proxy.endpoint_url]  # fmt: skip
     rng = random.Random(20261121)
     kills = 0
+    proxy.pace_bytes_per_s_per_connection = 12 * MIB
     while kills < 10:
-        process = egoget_process([*args, "--limit-rate", "24M"])
+        process = egoget_process(args)
         time.sleep(rng.uniform(0.6, 1.6))  # start-up is ~0.5 s: most kills land mid-transfer
         if process.poll() is not None:
             break  # finished before this kill: nothing left to interrupt
         process.send_signal(signal.SIGKILL)
         process.wait()
         kills += 1
+    proxy.pace_bytes_per_s_per_connection = None
     final = run_cli(args, capsys)
     assert final.exit_code == 0, final.output
     for obj in objects:
