@@ -328,6 +328,12 @@ def transfer_options(command: F) -> F:
             help="AWS profile; without it boto3's usual chain (environment, default profile, "
             "SSO, instance role) applies.",
         ),
+        click.option(
+            "--cookies",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Google Drive: cookies.txt exported from a browser signed in to Google, for "
+            "files past Drive's daily quota or shared only with you.",
+        ),
         click.option("--dry-run", is_flag=True, default=None, help="Show the plan; fetch nothing."),
         click.option(
             "--config",
@@ -423,13 +429,16 @@ def fetch(ctx: click.Context, /, **params: Any) -> None:
 
     \b
     URIS are s3://bucket/key (saved as OUTPUT/<basename>), s3://bucket/prefix/ (ending in /:
-    every object below it, saved under OUTPUT/ by its path relative to the prefix), or
-    https://... URLs (presigned ones too; their query strings are never printed).
+    every object below it, saved under OUTPUT/ by its path relative to the prefix),
+    https://... URLs (presigned ones too; their query strings are never printed), or Google
+    Drive files and folders: gdrive://ID, gdrive://FOLDER_ID/, or their drive.google.com links
+    (a file keeps its Drive name; a folder's files keep their paths in it).
 
     \b
     Examples:
       egoget fetch s3://ego4d-consortium-sharing/public/v2_1/annotations/ -o ego4d
       egoget fetch --from-file urls.txt -o videos -j 16
+      egoget fetch https://drive.google.com/file/d/1-aaDu_Gi-Y2sQI_2rsI2D1zvQBJnHpXl/view -o .
     """
     values = merged_values(ctx, params, FetchConfig)
     if values.get("output") is None:

@@ -65,6 +65,9 @@ class TransferConfig(BaseModel):
     aws_profile: str | None = Field(
         None, validation_alias=AliasChoices("aws_profile", "aws_profile_name", "s3_profile")
     )
+    cookies: Path | None = Field(
+        None, description="cookies.txt of a browser signed in to Google, for Drive files"
+    )
     dry_run: bool = False
     yes: bool = Field(False, validation_alias=AliasChoices("yes", "assume_yes"))
     skip_invalid: bool = False

@@ -87,6 +87,7 @@ def source_registry(config: TransferConfig) -> SourceRegistry:
             connect_timeout_s=config.connect_timeout_s,
             endpoint_url=config.endpoint_url,
             aws_profile=config.aws_profile,
+            drive_cookies=config.cookies,
         )
     )
 

@@ -47,6 +47,13 @@ def plan_uris(
     files: list[RemoteFile] = []
     refused: list[Refusal] = []
     for uri, dest in entries:
+        if uri.startswith("gdrive:") or "google.com/" in uri:
+            from ..sources import gdrive
+
+            uri = gdrive.drive_link(uri) or uri
+            if uri.startswith("gdrive:"):
+                _add_drive(files, refused, uri, dest, registry)
+                continue
         scheme = scheme_of(uri)
         if scheme == "s3" and uri.endswith("/"):
             prefix_len = len(uri)
@@ -67,6 +74,28 @@ def plan_uris(
             shown = registry.for_uri(first.uri).redact(first.uri)
             refused.append((file.uri, ManifestError(f"{file.dest} is already the name of {shown}")))
     return Plan(list(unique.values())), refused
+
+
+def _add_drive(
+    files: list[RemoteFile],
+    refused: list[Refusal],
+    uri: str,
+    dest: str | None,
+    registry: SourceRegistry,
+) -> None:
+    """A Drive file (named by Drive unless ``dest`` names it) or, for ``gdrive://ID/``, every
+    file in the folder under its path there."""
+    from ..sources import gdrive
+
+    source = registry.for_uri(uri)
+    assert isinstance(source, gdrive.DriveSource)
+    if uri.endswith("/"):
+        folder_id = gdrive.file_id_of(uri)
+        for file_id, path in gdrive.list_folder(folder_id, registry.settings.drive_cookies):
+            name = f"{dest.rstrip('/')}/{path}" if dest else path
+            _add(files, refused, gdrive.drive_uri(file_id), name, None, None)
+        return
+    _add(files, refused, uri, dest or source.file_name(uri), None, None)
 
 
 def _add(

@@ -18,6 +18,7 @@ SOURCE_CLASSES: dict[str, str] = {
     "s3": "egoget.sources.s3:S3Source",
     "https": "egoget.sources.https:HttpsSource",
     "http": "egoget.sources.https:HttpsSource",
+    "gdrive": "egoget.sources.gdrive:DriveSource",
 }
 
 

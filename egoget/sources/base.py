@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 
@@ -24,6 +25,7 @@ class SourceSettings:
     connect_timeout_s: float
     endpoint_url: str | None = None
     aws_profile: str | None = None
+    drive_cookies: Path | None = None
 
 
 class RangeStream(Protocol):
