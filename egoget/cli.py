@@ -23,6 +23,7 @@ from .config import (
     Ego4dConfig,
     EgoExoConfig,
     EgoSchemaConfig,
+    EgoVlpConfig,
     FetchConfig,
     TransferConfig,
     build_config,
@@ -30,7 +31,7 @@ from .config import (
     load_json_config,
 )
 from .constants import ENV_DEBUG, PLAIN_PROGRESS_INTERVAL_S
-from .datasets import ego4d, egoexo, egoschema
+from .datasets import drive_assets, ego4d, egoexo, egoschema
 from .datasets.choices import check_choices
 from .datasets.uris import plan_uris, read_list_file
 from .errors import EgogetError, ExitCode, ManifestError, UsageError
@@ -535,8 +536,14 @@ def confirm_download(diff: PlanDiff) -> bool:
     return click.confirm(f"Download {human_bytes(diff.todo_bytes_known)}?", default=True)
 
 
-# Datasets `egoget download` knows, by name.
-DOWNLOADABLE = ("ego4d", "egoexo", "egoschema")
+# Datasets `egoget download` knows, by name, with the model of their options.
+DATASET_CONFIGS: dict[str, type[DatasetConfig]] = {
+    "ego4d": Ego4dConfig,
+    "egoexo": EgoExoConfig,
+    "egoschema": EgoSchemaConfig,
+    "egovlp": EgoVlpConfig,
+}
+DOWNLOADABLE = tuple(DATASET_CONFIGS)
 # Options that take several values, written as the official CLIs do (`--benchmarks nlq vq`),
 # with commas, or by repeating the option.
 MULTI_VALUE_OPTIONS = frozenset(
@@ -661,14 +668,8 @@ def download(ctx: click.Context, /, **params: Any) -> None:
     values["dataset"] = name
     if values.get("output") is None:
         raise UsageError("no output directory given", hint="pass -o DIR (or --output_directory)")
-    config: Ego4dConfig | EgoExoConfig | EgoSchemaConfig
-    if name == "ego4d":
-        config = build_config(Ego4dConfig, canonical_keys(Ego4dConfig, values), "options")
-    elif name == "egoexo":
-        config = build_config(EgoExoConfig, canonical_keys(EgoExoConfig, values), "options")
-    else:
-        values = canonical_keys(EgoSchemaConfig, values)
-        config = build_config(EgoSchemaConfig, values, "options")
+    model = DATASET_CONFIGS[name]
+    config = build_config(model, canonical_keys(model, values), "options")
     registry = source_registry(config)
 
     def planner(session: OutputSession, emit: EventSink, cancelled: threading.Event) -> PlannedRun:
@@ -677,6 +678,9 @@ def download(ctx: click.Context, /, **params: Any) -> None:
             return ego4d.plan_run(config, registry, fetcher)
         if isinstance(config, EgoExoConfig):
             return egoexo.plan_run(config, fetcher)
+        if isinstance(config, EgoVlpConfig):
+            return drive_assets.plan_egovlp(config)
+        assert isinstance(config, EgoSchemaConfig)
         return egoschema.plan_run(config)
 
     run_and_exit(
@@ -743,7 +747,11 @@ def status(output: Path) -> None:
         click.echo(f"  {dest}: {human_bytes(done)} of {human_bytes(size)} ({pct:.0f}%)")
 
 
-CATALOGUES = {"ego4d": ego4d.describe, "egoexo": egoexo.describe}
+CATALOGUES = {
+    "ego4d": ego4d.describe,
+    "egoexo": egoexo.describe,
+    "egovlp": drive_assets.describe_egovlp,
+}
 
 
 @cli.group(name="egoschema")
@@ -819,15 +827,11 @@ def config() -> None:
 
 
 @config.command()
-@click.argument("command", type=click.Choice(["fetch", "ego4d", "egoexo"]), default="ego4d")
+@click.argument("command", type=click.Choice(["fetch", *DATASET_CONFIGS]), default="ego4d")
 def schema(command: str) -> None:
-    """Print the JSON Schema of the config file for COMMAND (fetch, ego4d or egoexo)."""
-    models: dict[str, type[BaseModel]] = {
-        "fetch": FetchConfig,
-        "ego4d": Ego4dConfig,
-        "egoexo": EgoExoConfig,
-    }
-    click.echo(json.dumps(models[command].model_json_schema(), indent=2))
+    """Print the JSON Schema of the config file for COMMAND (fetch or a dataset's download)."""
+    model: type[BaseModel] = FetchConfig if command == "fetch" else DATASET_CONFIGS[command]
+    click.echo(json.dumps(model.model_json_schema(), indent=2))
 
 
 # --- entry point ----------------------------------------------------------------------------

@@ -182,6 +182,13 @@ class EgoSchemaConfig(DatasetConfig):
     uid_to_url: Path | None = None
 
 
+class EgoVlpConfig(DatasetConfig):
+    """`egoget download egovlp`: EgoClip, EgoMCQ, EgoVLP weights and features from Drive."""
+
+    dataset: str = "egovlp"
+    parts: list[str] = Field(default_factory=list)
+
+
 def load_json_config(path: Path) -> dict[str, Any]:
     return read_json_object(path, "config file", ConfigError)
 

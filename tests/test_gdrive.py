@@ -157,3 +157,68 @@ def test_unreadable_cookies_file_is_a_usage_error(drive, tmp_path, capsys) -> No
         result = fetch(capsys, tmp_path / "o", f"gdrive://{SMALL_ID}", "--cookies", str(bad))
     assert result.exit_code == 2, result.output
     assert "cookies" in result.stderr and "Netscape" in result.stderr
+
+
+# --- named assets: `egoget download egovlp` -------------------------------------------------
+
+WEIGHTS_ID = LARGE_ID  # EgoVLP_PT_BEST
+EGOMCQ_ID = "1-5iRYf4BCHmj4MYQYFRMY4bhsWJUN3rW"
+
+
+@pytest.fixture
+def egovlp_drive(drive: DriveReplay) -> DriveReplay:
+    drive.files[EGOMCQ_ID] = ("egomcq.json", b'{"0": {"query": "#C C opens the fridge"}}')
+    return drive
+
+
+def download_egovlp(capsys: pytest.CaptureFixture[str], out: Path, *args: str):  # type: ignore[no-untyped-def]
+    return run_cli(["download", "egovlp", *args, "-o", str(out), "-y", "--chunk-size-mib", "1"],
+                   capsys, out.parent / "report.json")  # fmt: skip
+
+
+def test_egovlp_assets_land_where_an_egovlp_checkout_reads_them(
+    egovlp_drive, tmp_path, capsys
+) -> None:
+    out = tmp_path / "EgoVLP"
+    with egovlp_drive.active():
+        first = download_egovlp(capsys, out, "--parts", "egoclip", "egomcq", "weights", "taxonomy")
+    assert first.exit_code == 0, first.output
+    files = egovlp_drive.files
+    assert (out / "dataset" / "egoclip.csv").read_bytes() == files[SMALL_ID][1]
+    assert (out / "dataset" / "egomcq.json").read_bytes() == files[EGOMCQ_ID][1]
+    assert (out / "pretrained" / "egovlp.pth").read_bytes() == files[WEIGHTS_ID][1]
+    assert (out / "dataset" / "taxonomy" / "more" / "verbs.csv").read_bytes() == files[VERBS_ID][1]
+    # The rerun asks Drive for the folder listing only: every file is known to the ledger.
+    served = egovlp_drive.body_bytes
+    with egovlp_drive.active():
+        again = download_egovlp(capsys, out, "--parts", "egoclip,egomcq", "--parts", "weights")
+    assert again.exit_code == 0, again.output
+    assert egovlp_drive.body_bytes == served
+    assert again.report is not None and again.report["files_present"] == 3
+
+
+def test_unknown_egovlp_part_suggests_the_close_name(egovlp_drive, tmp_path, capsys) -> None:
+    with egovlp_drive.active():
+        result = download_egovlp(capsys, tmp_path / "o", "--parts", "egoclips")
+    assert result.exit_code == 2
+    assert "did you mean 'egoclip'" in result.stderr
+    assert egovlp_drive.requests_seen.total() == 0
+
+
+def test_a_catalogue_checksum_that_does_not_match_is_never_published(
+    egovlp_drive, tmp_path, capsys, monkeypatch
+) -> None:
+    import dataclasses
+
+    from egoget.datasets import drive_assets
+
+    wrong = tuple(
+        dataclasses.replace(a, md5="0" * 32) if a.part == "egomcq" else a
+        for a in drive_assets.EGOVLP_ASSETS
+    )
+    monkeypatch.setattr(drive_assets, "EGOVLP_ASSETS", wrong)
+    with egovlp_drive.active():
+        result = download_egovlp(capsys, tmp_path / "o", "--parts", "egomcq", "--max-attempts", "2")
+    assert result.exit_code == 1, result.output
+    assert "md5" in result.stderr.lower() or "checksum" in result.stderr.lower()
+    assert not (tmp_path / "o" / "dataset" / "egomcq.json").exists()
