@@ -558,6 +558,7 @@ MULTI_VALUE_OPTIONS = frozenset(
         "--uids",
         "--splits",
         "--views",
+        "--source",
     }
 )
 
@@ -633,6 +634,18 @@ def split_commas(values: list[str]) -> list[str]:
     help="egoschema: the benchmark's uid_to_url.json (q_uid -> presigned link).",
 )
 @click.option(
+    "--source",
+    multiple=True,
+    help="egoschema: routes to the clips, tried in this order until one works: urls "
+    "(presigned links), drive-ids (one Drive file per clip) [default: both; only urls when "
+    "--uid-to-url is given].",
+)
+@click.option(
+    "--metadata-url",
+    help="egoschema: where questions.json, subset_answers.json and uid_to_ego4d.json are "
+    "fetched from [default: the benchmark's GitHub repository].",
+)
+@click.option(
     "--shard",
     help="K/N: download only share K of N disjoint shares of the plan (one per machine of a "
     "job array); all N together download everything.",
@@ -655,7 +668,8 @@ def download(ctx: click.Context, /, **params: Any) -> None:
     """
     positional = params.pop("dataset_name")
     option = params.pop("dataset_option")
-    for name in ("parts", "benchmarks", "universities", "video_uids", "uids", "splits", "views"):
+    multi = ("parts", "benchmarks", "universities", "video_uids", "uids", "splits", "views")
+    for name in (*multi, "source"):
         params[name] = tuple(split_commas(list(params[name])))
     values = merged_values(ctx, params, DatasetConfig)
     name = (positional or option or values.get("dataset") or "").lower()
@@ -681,7 +695,7 @@ def download(ctx: click.Context, /, **params: Any) -> None:
         if isinstance(config, EgoVlpConfig):
             return drive_assets.plan_egovlp(config)
         assert isinstance(config, EgoSchemaConfig)
-        return egoschema.plan_run(config)
+        return egoschema.plan_run(config, registry, fetcher)
 
     run_and_exit(
         config,

@@ -180,6 +180,13 @@ class EgoSchemaConfig(DatasetConfig):
 
     dataset: str = "egoschema"
     uid_to_url: Path | None = None
+    # Routes to the clips, tried in this order until one can be planned.
+    source: list[str] = Field(default_factory=list)
+    metadata: bool = True
+    metadata_url: str = Field(
+        "https://raw.githubusercontent.com/egoschema/EgoSchema/main/",
+        description="Where questions.json, subset_answers.json and uid_to_ego4d.json live",
+    )
 
 
 class EgoVlpConfig(DatasetConfig):

@@ -57,6 +57,16 @@ def large_object(s3_server: SeaweedServer) -> MirrorObject:
 
 
 @pytest.fixture(autouse=True)
+def no_requests_leave_the_machine() -> Iterator[None]:
+    """Any call through requests (Drive, gdown) that a test has not replayed fails at once,
+    instead of reaching Google."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_server: SeaweedServer) -> None:
     """No real credentials, config or cache from the developer's machine reach a test."""
     for name in list(os.environ):

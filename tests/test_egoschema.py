@@ -10,9 +10,14 @@ from pathlib import Path
 import pytest
 
 from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import MirrorObject, seed_object
+from egoget.mirror.seed import MirrorObject, object_bytes, seed_object
 
-from .conftest import assert_same_bytes, run_cli
+from .conftest import Outcome, assert_same_bytes, run_cli
+from .drivereplay import DriveReplay
+from .httpserver import ContentServer
+
+DRIVE_FOLDER_ID = "1SS0VVz8rML1e5gWq7D7VtP1oxE2UtmhQ"
+MAP_ID = "1uidtourl0000000000000000000000"
 
 CaptureFixture = pytest.CaptureFixture[str]
 
@@ -41,6 +46,20 @@ def uid_to_url(
     return mapping
 
 
+def by_map(path: Path, out: Path) -> list[str]:
+    """The presigned-URL route with the user's own map, without the benchmark's metadata."""
+    return [
+        "download",
+        "egoschema",
+        "--no-metadata",
+        "--uid-to-url",
+        str(path),
+        "-o",
+        str(out),
+        "-y",
+    ]
+
+
 def download(capsys: CaptureFixture, out: Path, *args: str) -> object:
     return run_cli(["download", "egoschema", "-o", str(out), "-y", *args], capsys)
 
@@ -50,8 +69,9 @@ def test_clips_land_at_videos_q_uid_mp4(
     capsys: CaptureFixture,
 ) -> None:  # fmt: skip
     uid_to_url(s3_server, clips, tmp_path / "uid_to_url.json")
-    result = run_cli(["download", "egoschema", "--uid-to-url", str(tmp_path / "uid_to_url.json"),
-                      "-o", str(tmp_path / "es"), "-y", "--procs", "8"], capsys)  # fmt: skip
+    result = run_cli(
+        [*by_map(tmp_path / "uid_to_url.json", tmp_path / "es"), "--procs", "8"], capsys
+    )
     assert result.exit_code == 0, result.output
     for q_uid, obj in clips.items():
         assert_same_bytes(tmp_path / "es" / "videos" / f"{q_uid}.mp4", obj)
@@ -64,8 +84,7 @@ def test_expired_map_is_exit_3_saying_when(
 ) -> None:  # fmt: skip
     uid_to_url(s3_server, clips, tmp_path / "map.json", expires_s=1)
     time.sleep(2)
-    result = run_cli(["download", "egoschema", "--uid-to-url", str(tmp_path / "map.json"),
-                      "-o", str(tmp_path / "es"), "-y"], capsys)  # fmt: skip
+    result = run_cli([*by_map(tmp_path / "map.json", tmp_path / "es")], capsys)
     assert result.exit_code == 3, result.output
     assert "4 of 4 links have expired" in result.stderr and "UTC" in result.stderr
     assert not (tmp_path / "es" / "videos").exists()
@@ -79,8 +98,7 @@ def test_a_stale_link_fails_its_own_file_as_a_stale_link(
     stale = next(iter(mapping))
     mapping[stale] = mapping[stale].replace("X-Amz-Signature=", "X-Amz-Signature=00")
     (tmp_path / "map.json").write_text(json.dumps(mapping))
-    result = run_cli(["download", "egoschema", "--uid-to-url", str(tmp_path / "map.json"),
-                      "-o", str(tmp_path / "es"), "-y"], capsys)  # fmt: skip
+    result = run_cli([*by_map(tmp_path / "map.json", tmp_path / "es")], capsys)
     assert result.exit_code == 1, result.output
     assert f"{stale}.mp4" in result.stderr and "refused access" in result.stderr
     assert "stale" in result.stderr
@@ -94,19 +112,23 @@ def test_hostile_question_uids_are_refused(
     mapping = uid_to_url(s3_server, clips, tmp_path / "map.json")
     url = next(iter(mapping.values()))
     (tmp_path / "map.json").write_text(json.dumps({"../../escape": url, "ok-uid": url}))
-    result = run_cli(["download", "egoschema", "--uid-to-url", str(tmp_path / "map.json"),
-                      "-o", str(tmp_path / "es"), "-y"], capsys)  # fmt: skip
+    result = run_cli([*by_map(tmp_path / "map.json", tmp_path / "es")], capsys)
     assert result.exit_code == 2, result.output
     assert "../../escape" in result.stderr
     assert not (tmp_path / "escape.mp4").exists()
 
 
-def test_without_the_map_the_error_says_what_to_pass(
+def test_without_any_map_the_error_says_what_to_pass(
     tmp_path: Path, capsys: CaptureFixture
 ) -> None:
-    result = run_cli(["download", "egoschema", "-o", str(tmp_path), "-y"], capsys)
+    drive = DriveReplay()
+    drive.folders[DRIVE_FOLDER_ID] = ("EgoSchema", [])  # the map is gone from the folder
+    with drive.active():
+        result = run_cli(["download", "egoschema", "--source", "urls", "--no-metadata",
+                          "-o", str(tmp_path), "-y"], capsys)  # fmt: skip
     assert result.exit_code == 2
-    assert "--uid-to-url" in result.stderr
+    assert "has no uid_to_url.json" in result.stderr
+    assert "--uid-to-url" in result.stderr and "--source drive-ids" in result.stderr
 
 
 def test_score_checks_the_format_and_reports_accuracy(
@@ -138,8 +160,101 @@ def test_malformed_url_maps_are_exit_2_naming_the_problem(
     content: str, expected: str, tmp_path: Path, capsys: CaptureFixture
 ) -> None:
     (tmp_path / "map.json").write_text(content)
-    result = run_cli(["download", "egoschema", "--uid-to-url", str(tmp_path / "map.json"),
-                      "-o", str(tmp_path / "es"), "-y"], capsys)  # fmt: skip
+    result = run_cli([*by_map(tmp_path / "map.json", tmp_path / "es")], capsys)
     assert result.exit_code == 2, result.output
     assert expected in result.stderr
     assert "Traceback" not in result.output
+
+
+# --- routes without a map of one's own: the Drive folder's map, per-video Drive ids ----------
+
+
+@pytest.fixture
+def benchmark(
+    s3_server: SeaweedServer, clips: dict[str, MirrorObject], http_server: ContentServer
+) -> DriveReplay:
+    """The benchmark's GitHub files on a local server; its Drive folder and per-clip files."""
+    drive = DriveReplay()
+    questions = []
+    for i, (q_uid, obj) in enumerate(clips.items()):
+        drive_id = f"1clip{i:028d}"
+        drive.files[drive_id] = (f"{q_uid}.mp4", object_bytes(obj.key, obj.size))
+        questions.append({"q_uid": q_uid, "google_drive_id": drive_id, "question": "why?",
+                          **{f"option {k}": f"answer {k}" for k in range(5)}})  # fmt: skip
+    http_server.files["/egoschema/questions.json"] = json.dumps(questions).encode()
+    http_server.files["/egoschema/subset_answers.json"] = json.dumps(
+        {q: 1 for q in list(clips)[:2]}
+    ).encode()
+    http_server.files["/egoschema/uid_to_ego4d.json"] = json.dumps(
+        {q: {"video_uid": "v", "starting_sec": 0, "ending_sec": 180} for q in clips}
+    ).encode()
+    drive.folders[DRIVE_FOLDER_ID] = ("EgoSchema", [MAP_ID])
+    drive.files[MAP_ID] = ("uid_to_url.json", b"{}")
+    return drive
+
+
+def publish_map(drive: DriveReplay, mapping: dict[str, str]) -> None:
+    drive.files[MAP_ID] = ("uid_to_url.json", json.dumps(mapping).encode())
+
+
+def download_from(
+    http_server: ContentServer, capsys: CaptureFixture, out: Path, *args: str
+) -> Outcome:
+    metadata = f"{http_server.base_url}/egoschema/"
+    args = ("--metadata-url", metadata, "-o", str(out), "-y", *args)
+    return run_cli(["download", "egoschema", *args], capsys)
+
+
+def test_without_a_map_the_drive_folders_map_is_used_and_metadata_lands_beside(
+    s3_server: SeaweedServer, clips: dict[str, MirrorObject], benchmark: DriveReplay,
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    publish_map(benchmark, uid_to_url(s3_server, clips, tmp_path / "fresh.json"))
+    out = tmp_path / "es"
+    with benchmark.active():
+        result = download_from(http_server, capsys, out)
+    assert result.exit_code == 0, result.output
+    for q_uid, obj in clips.items():
+        assert_same_bytes(out / "videos" / f"{q_uid}.mp4", obj)
+    for name in ("questions.json", "subset_answers.json", "uid_to_ego4d.json", "uid_to_url.json"):
+        assert (out / name).is_file(), name
+    assert "route urls" in result.stderr
+    assert benchmark.requests_seen["drive.usercontent.google.com/download"] <= 3  # just the map
+
+
+def test_an_expired_drive_map_falls_back_to_per_video_drive_ids(
+    s3_server: SeaweedServer, clips: dict[str, MirrorObject], benchmark: DriveReplay,
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    publish_map(benchmark, uid_to_url(s3_server, clips, tmp_path / "old.json", expires_s=1))
+    time.sleep(2)
+    out = tmp_path / "es"
+    with benchmark.active():
+        result = download_from(http_server, capsys, out)
+    assert result.exit_code == 0, result.output
+    assert "route urls unavailable" in result.stderr and "expired" in result.stderr
+    assert "route drive-ids" in result.stderr
+    for q_uid, obj in clips.items():
+        assert_same_bytes(out / "videos" / f"{q_uid}.mp4", obj)
+
+
+def test_source_drive_ids_alone_never_asks_for_the_map(
+    clips: dict[str, MirrorObject], benchmark: DriveReplay, http_server: ContentServer,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    out = tmp_path / "es"
+    with benchmark.active():
+        result = download_from(http_server, capsys, out, "--source", "drive-ids", "-j", "2")
+    assert result.exit_code == 0, result.output
+    assert len(list((out / "videos").glob("*.mp4"))) == len(clips)
+    assert not (out / "uid_to_url.json").exists()
+    assert benchmark.requests_seen["drive.google.com/embeddedfolderview"] == 0
+
+
+def test_unknown_source_suggests_the_close_name(
+    benchmark: DriveReplay, http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    with benchmark.active():
+        result = download_from(http_server, capsys, tmp_path / "es", "--source", "drive-id")
+    assert result.exit_code == 2
+    assert "did you mean 'drive-ids'" in result.stderr

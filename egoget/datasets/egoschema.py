@@ -12,12 +12,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import EgoSchemaConfig, parse_shard
-from ..errors import EgogetError, ManifestError, UnsafePathError, UsageError
-from ..jsonfile import read_json_object
+from ..errors import (
+    EgogetError,
+    ExpiredLinkError,
+    ManifestError,
+    TransferError,
+    UnsafePathError,
+    UsageError,
+)
+from ..jsonfile import read_json, read_json_object
 from ..model import Plan, PlannedRun, RemoteFile
 from ..paths import safe_relative_path
+from ..run import check_link_expiry
+from ..sources import SourceRegistry
+from . import Fetcher
+from .choices import check_choices
 
 ANSWER_CHOICES = range(5)
+DRIVE_FOLDER_ID = "1SS0VVz8rML1e5gWq7D7VtP1oxE2UtmhQ"
+METADATA_FILES = ("questions.json", "subset_answers.json", "uid_to_ego4d.json")
+# Routes to the clips, in the order tried by default.
+ROUTES = {
+    "urls": "presigned Wasabi links from uid_to_url.json",
+    "drive-ids": "one Google Drive file per clip, ids from questions.json",
+}
+_DRIVE_ID = re.compile(r"^[-\w]{10,}$")
 # q_uids are UUIDs in the released files; anything else is refused before it becomes a path.
 _Q_UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
@@ -40,18 +59,76 @@ def read_uid_to_url(path: Path) -> tuple[list[RemoteFile], list[tuple[str, Egoge
     return files, refused
 
 
-def plan_run(config: EgoSchemaConfig) -> PlannedRun:
-    if config.uid_to_url is None:
-        raise UsageError(
-            "EgoSchema needs its URL map: pass --uid-to-url uid_to_url.json",
-            hint="the file is in the benchmark's Google Drive folder; fetching it (and the other "
-            "routes: videos.tar.gz, per-video Drive ids, Hugging Face) is not built yet",
+def read_questions(path: Path) -> tuple[list[RemoteFile], list[tuple[str, EgogetError]]]:
+    """The per-video Drive route: each question's ``google_drive_id`` -> videos/<q_uid>.mp4."""
+    from ..sources.gdrive import drive_uri
+
+    questions = read_json(path, "the questions file")
+    if not isinstance(questions, list):
+        raise ManifestError(f"{path} is not a list of questions")
+    files: list[RemoteFile] = []
+    refused: list[tuple[str, EgogetError]] = []
+    for entry in questions:
+        q_uid = entry.get("q_uid") if isinstance(entry, dict) else None
+        drive_id = entry.get("google_drive_id") if isinstance(entry, dict) else None
+        if not isinstance(q_uid, str) or not isinstance(drive_id, str):
+            refused.append((str(entry)[:80], ManifestError("no q_uid or google_drive_id")))
+            continue
+        if not _Q_UID.match(q_uid) or not _DRIVE_ID.match(drive_id):
+            shown = q_uid.encode("unicode_escape").decode("ascii")
+            refused.append((drive_id, UnsafePathError(f"refusing question {shown!r}")))
+            continue
+        dest = safe_relative_path(f"videos/{q_uid}.mp4")
+        files.append(RemoteFile(uri=drive_uri(drive_id), dest=dest))
+    return files, refused
+
+
+def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher) -> PlannedRun:
+    """The metadata beside the videos, and the clips by the first route that can be planned."""
+    routes = config.source or (["urls"] if config.uid_to_url else list(ROUTES))
+    check_choices("source", routes, ROUTES)
+    metadata = {}
+    if config.metadata or "drive-ids" in routes:
+        names = METADATA_FILES if config.metadata else ("questions.json",)
+        base = config.metadata_url.rstrip("/") + "/"
+        wanted = [RemoteFile(uri=base + n, dest=safe_relative_path(n)) for n in names]
+        metadata = fetcher.fetch(wanted)
+    notes: list[str] = []
+    for position, route in enumerate(routes):
+        try:
+            if route == "urls":
+                files, refused = read_uid_to_url(_uid_to_url_path(config, fetcher))
+                check_link_expiry(files, registry)
+            else:
+                files, refused = read_questions(metadata["questions.json"])
+        except (ExpiredLinkError, TransferError, ManifestError) as exc:
+            if position == len(routes) - 1:
+                raise
+            notes.append(f"route {route} unavailable: {exc.message}; trying {routes[position + 1]}")
+            continue
+        notes.append(f"clips by route {route}: {ROUTES[route]}")
+        plan = Plan(files)
+        if config.shard:
+            plan = plan.shard(*parse_shard(config.shard))
+        return PlannedRun(plan, refused, notes)
+    raise AssertionError("unreachable: the last route raises")
+
+
+def _uid_to_url_path(config: EgoSchemaConfig, fetcher: Fetcher) -> Path:
+    """The user's map, or the one in the benchmark's Drive folder (fetched into the output)."""
+    if config.uid_to_url is not None:
+        return config.uid_to_url
+    from ..sources.gdrive import drive_uri, list_folder
+
+    name = "uid_to_url.json"
+    listing = {path: file_id for file_id, path in list_folder(DRIVE_FOLDER_ID, config.cookies)}
+    if name not in listing:
+        raise ManifestError(
+            f"the EgoSchema Drive folder {DRIVE_FOLDER_ID} has no {name}",
+            hint="pass --uid-to-url FILE if you have a map, or --source drive-ids",
         )
-    files, refused = read_uid_to_url(config.uid_to_url)
-    plan = Plan(files)
-    if config.shard:
-        plan = plan.shard(*parse_shard(config.shard))
-    return PlannedRun(plan, refused, [])
+    remote = RemoteFile(drive_uri(listing[name]), safe_relative_path(name))
+    return fetcher.fetch([remote])[name]
 
 
 @dataclass(frozen=True)
