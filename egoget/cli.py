@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from .config import (
     DatasetConfig,
+    Ego2ExoConfig,
     Ego4dConfig,
     EgoExoConfig,
     EgoSchemaConfig,
@@ -31,7 +32,7 @@ from .config import (
     load_json_config,
 )
 from .constants import ENV_DEBUG, PLAIN_PROGRESS_INTERVAL_S
-from .datasets import drive_assets, ego4d, egoexo, egoschema
+from .datasets import drive_assets, ego2exo, ego4d, egoexo, egoschema
 from .datasets.choices import check_choices
 from .datasets.uris import plan_uris, read_list_file
 from .errors import EgogetError, ExitCode, ManifestError, UsageError
@@ -542,6 +543,7 @@ DATASET_CONFIGS: dict[str, type[DatasetConfig]] = {
     "egoexo": EgoExoConfig,
     "egoschema": EgoSchemaConfig,
     "egovlp": EgoVlpConfig,
+    "ego2exo": Ego2ExoConfig,
 }
 DOWNLOADABLE = tuple(DATASET_CONFIGS)
 # Options that take several values, written as the official CLIs do (`--benchmarks nlq vq`),
@@ -600,7 +602,8 @@ def split_commas(values: list[str]) -> list[str]:
 @click.option(
     "--metadata/--no-metadata",
     default=None,
-    help="Also fetch the release's ego4d.json into OUTPUT [default: yes].",
+    help="Also fetch the dataset's metadata [default: yes]: ego4d's ego4d.json, egoschema's "
+    "questions and public answers, ego2exo's metadata/ego2exo.json.",
 )
 @click.option("--benchmarks", multiple=True, help="Only files of these benchmarks, e.g. nlq vq.")
 @click.option(
@@ -623,6 +626,11 @@ def split_commas(values: list[str]) -> list[str]:
 @click.option("--splits", multiple=True, help="egoexo: only these splits (train, val, test).")
 @click.option("--views", multiple=True, help="egoexo: only these views (ego, exo).")
 @click.option("--release", help="egoexo: the release [default: v2].")
+@click.option(
+    "--videos",
+    type=click.Choice(["448", "takes"]),
+    help="ego2exo: also the takes' videos, downscaled to 448 px or full size.",
+)
 @click.option(
     "--base-uri", "--base_dir", "base_uri", help="egoexo: where releases live [default: official]."
 )
@@ -690,6 +698,8 @@ def download(ctx: click.Context, /, **params: Any) -> None:
         fetcher = MetadataFetcher(session, emit, cancelled)
         if isinstance(config, Ego4dConfig):
             return ego4d.plan_run(config, registry, fetcher)
+        if isinstance(config, Ego2ExoConfig):
+            return ego2exo.plan_run(config, fetcher)
         if isinstance(config, EgoExoConfig):
             return egoexo.plan_run(config, fetcher)
         if isinstance(config, EgoVlpConfig):

@@ -175,6 +175,15 @@ class EgoExoConfig(DatasetConfig):
     force: bool | None = None
 
 
+class Ego2ExoConfig(EgoExoConfig):
+    """`egoget download ego2exo`: Ego2Exo's takes from Ego-Exo4D plus its Drive metadata."""
+
+    dataset: str = "ego2exo"
+    # Videos beside the features: none, "448" (downscaled_takes/448) or "takes" (full size).
+    videos: str | None = Field(None, pattern="^(448|takes)$")
+    metadata: bool = True
+
+
 class EgoSchemaConfig(DatasetConfig):
     """`egoget download egoschema`: the clips behind the benchmark's presigned links."""
 

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from egoget.datasets.drive_assets import EGO2EXO_METADATA
 from egoget.mirror import SeaweedServer
 from egoget.mirror.seed import CONSORTIUM_BUCKET, EGOEXO_PREFIX, EGOEXO_TAKES, MirrorObject
 
 from .conftest import Outcome, assert_same_bytes, run_cli
+from .drivereplay import DriveReplay
 
 CaptureFixture = pytest.CaptureFixture[str]
 DEFAULT_PARTS = ("metadata", "captures", "takes", "take_trajectory", "take_vrs_noimagestream",
@@ -195,3 +197,29 @@ def test_official_delete_option_is_refused(
     assert result.exit_code == 2
     assert "never deletes" in result.stderr
     assert precious.exists()
+
+
+# --- the Ego2Exo recipe: keystep takes' features + the Drive metadata, one run ---------------
+
+
+def test_ego2exo_fetches_keystep_features_and_its_drive_metadata_in_one_run(
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    drive = DriveReplay()
+    metadata = b'{"takes": ["cmu_bike01_2", "upenn_cook03_4"]}'
+    drive.files[EGO2EXO_METADATA.drive_id] = ("ego2exo.json", metadata)
+    out = tmp_path / "ego2exo"
+    with drive.active():
+        result = run_cli(["download", "ego2exo", "--videos", "448", "-o", str(out), "-y"], capsys)
+    assert result.exit_code == 0, result.output
+    keystep = [uid for uid, _, _, benchmarks, _ in EGOEXO_TAKES if "keystep" in benchmarks]
+    names = {name for _, name, _, benchmarks, _ in EGOEXO_TAKES if "keystep" in benchmarks}
+    expected = {f"features/omnivore_video/{uid}_aria01_rgb.pt" for uid in keystep}
+    expected |= {f"takes/{n}/frame_aligned_videos/downscaled/448/aria01_214-1.mp4" for n in names}
+    expected.add("metadata/ego2exo.json")
+    assert data_files(out) == expected
+    assert (out / "metadata" / "ego2exo.json").read_bytes() == metadata
+    for obj in egoexo_objects:
+        relative = obj.key.split("/v2/", 1)[1]
+        if relative in expected:
+            assert_same_bytes(out / relative, obj)

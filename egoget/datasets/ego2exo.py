@@ -1,0 +1,34 @@
+"""Ego2Exo in one run: the keystep takes' Ego-Exo4D features (and optionally videos) from S3
+plus the recipe's metadata file from Google Drive.
+
+Ego2Exo's own scripts call the `egoexo` CLI once per take; here one plan covers every take and
+the metadata, with one progress view, one resume state and one exit code.
+"""
+
+from __future__ import annotations
+
+from ..config import Ego2ExoConfig, EgoExoConfig, parse_shard
+from ..model import Plan, PlannedRun
+from . import Fetcher, egoexo
+from .drive_assets import EGO2EXO_METADATA, asset_files
+
+FEATURE_PART = "features/omnivore_video"
+VIDEO_PARTS = {None: [], "448": ["downscaled_takes/448"], "takes": ["takes"]}
+BENCHMARK = "keystep"
+
+
+def plan_run(config: Ego2ExoConfig, fetcher: Fetcher) -> PlannedRun:
+    parts = config.parts or [FEATURE_PART, *VIDEO_PARTS[config.videos]]
+    values = config.model_dump(exclude={"dataset", "videos", "metadata", "shard"})
+    values.update(parts=parts, benchmarks=config.benchmarks or [BENCHMARK])
+    takes = egoexo.plan_run(EgoExoConfig.model_validate(values), fetcher)
+    files, refused = list(takes.plan.files), list(takes.refused)
+    if config.metadata:
+        metadata, refused_metadata = asset_files([EGO2EXO_METADATA], config.cookies)
+        files += metadata
+        refused += refused_metadata
+    plan = Plan(files)
+    if config.shard:
+        plan = plan.shard(*parse_shard(config.shard))
+    notes = [*takes.notes, f"ego2exo: {', '.join(parts)} of the {BENCHMARK} takes"]
+    return PlannedRun(plan, refused, notes)
