@@ -61,6 +61,7 @@ from .transfer.events import (
     Restarting,
     Retrying,
 )
+from .unpack import unpack
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_FAILURES_SHOWN = 20
@@ -501,6 +502,12 @@ def run_and_exit(
                 result = run_plan(
                     session, planned.plan, emit, cancelled, start_view, planned.refused
                 )
+                if result.exit_code == ExitCode.OK and not config.dry_run:
+                    for step in planned.unpack:
+                        unpacked = unpack(config.output, step, cancelled)
+                        err(f"unpacked {step.archive} into {step.into}/: {unpacked.written} "
+                            f"files written, {unpacked.skipped} already there")  # fmt: skip
+                        result.refused.extend(unpacked.refused)
         finally:
             if view is not None:
                 view.close()

@@ -258,3 +258,58 @@ def test_unknown_source_suggests_the_close_name(
         result = download_from(http_server, capsys, tmp_path / "es", "--source", "drive-id")
     assert result.exit_code == 2
     assert "did you mean 'drive-ids'" in result.stderr
+
+
+def make_archive(clips: dict[str, MirrorObject], hostile: bool) -> bytes:
+    """videos.tar.gz as the benchmark ships it: every clip under good_clips_git/."""
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for q_uid, obj in clips.items():
+            data = object_bytes(obj.key, obj.size)
+            info = tarfile.TarInfo(f"good_clips_git/{q_uid}.mp4")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        if hostile:
+            escape = tarfile.TarInfo("good_clips_git/../../escape.mp4")
+            escape.size = 3
+            archive.addfile(escape, io.BytesIO(b"bad"))
+            link = tarfile.TarInfo("good_clips_git/passwd.mp4")
+            link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            archive.addfile(link)
+    return buffer.getvalue()
+
+
+ARCHIVE_ID = "1videostargz00000000000000000000"
+
+
+@pytest.mark.parametrize("hostile", [False, True])
+def test_drive_archive_unpacks_into_videos_without_good_clips_git(
+    hostile: bool, clips: dict[str, MirrorObject], benchmark: DriveReplay,
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    benchmark.files[ARCHIVE_ID] = ("videos.tar.gz", make_archive(clips, hostile))
+    benchmark.folders[DRIVE_FOLDER_ID][1].append(ARCHIVE_ID)
+    out = tmp_path / "es"
+    with benchmark.active():
+        result = download_from(http_server, capsys, out, "--source", "drive-archive")
+    for q_uid, obj in clips.items():
+        assert_same_bytes(out / "videos" / f"{q_uid}.mp4", obj)
+    assert not list(out.rglob("good_clips_git"))
+    if hostile:
+        assert result.exit_code == 1, result.output
+        assert "escape.mp4" in result.stderr and "passwd.mp4" in result.stderr
+        assert not (tmp_path / "escape.mp4").exists()
+        assert not (out / "videos" / "passwd.mp4").exists()
+        return
+    assert result.exit_code == 0, result.output
+    assert f"{len(clips)} files written" in result.stderr
+    # A rerun neither fetches the archive again nor rewrites a clip.
+    served = benchmark.body_bytes
+    with benchmark.active():
+        again = download_from(http_server, capsys, out, "--source", "drive-archive")
+    assert again.exit_code == 0, again.output
+    assert f"0 files written, {len(clips)} already there" in again.stderr
+    assert benchmark.body_bytes == served

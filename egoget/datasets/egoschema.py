@@ -25,6 +25,7 @@ from ..model import Plan, PlannedRun, RemoteFile
 from ..paths import safe_relative_path
 from ..run import check_link_expiry
 from ..sources import SourceRegistry
+from ..unpack import Unpack
 from . import Fetcher
 from .choices import check_choices
 
@@ -34,8 +35,12 @@ METADATA_FILES = ("questions.json", "subset_answers.json", "uid_to_ego4d.json")
 # Routes to the clips, in the order tried by default.
 ROUTES = {
     "urls": "presigned Wasabi links from uid_to_url.json",
+    "drive-archive": "videos.tar.gz from the benchmark's Drive folder, unpacked into videos/",
     "drive-ids": "one Google Drive file per clip, ids from questions.json",
 }
+ARCHIVE_NAME = "videos.tar.gz"
+# The archive's top folder; its clips belong in videos/.
+ARCHIVE_TOP_FOLDER = "good_clips_git/"
 _DRIVE_ID = re.compile(r"^[-\w]{10,}$")
 # q_uids are UUIDs in the released files; anything else is refused before it becomes a path.
 _Q_UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
@@ -96,9 +101,14 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
     notes: list[str] = []
     for position, route in enumerate(routes):
         try:
+            unpack: list[Unpack] = []
             if route == "urls":
                 files, refused = read_uid_to_url(_uid_to_url_path(config, fetcher))
                 check_link_expiry(files, registry)
+            elif route == "drive-archive":
+                files, refused = [_drive_folder_file(config, ARCHIVE_NAME)], []
+                into = safe_relative_path("videos")
+                unpack = [Unpack(files[0].dest, into, strip_prefix=ARCHIVE_TOP_FOLDER)]
             else:
                 files, refused = read_questions(metadata["questions.json"])
         except (ExpiredLinkError, TransferError, ManifestError) as exc:
@@ -110,7 +120,7 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
         plan = Plan(files)
         if config.shard:
             plan = plan.shard(*parse_shard(config.shard))
-        return PlannedRun(plan, refused, notes)
+        return PlannedRun(plan, refused, notes, unpack)
     raise AssertionError("unreachable: the last route raises")
 
 
@@ -118,17 +128,20 @@ def _uid_to_url_path(config: EgoSchemaConfig, fetcher: Fetcher) -> Path:
     """The user's map, or the one in the benchmark's Drive folder (fetched into the output)."""
     if config.uid_to_url is not None:
         return config.uid_to_url
+    remote = _drive_folder_file(config, "uid_to_url.json")
+    return fetcher.fetch([remote])[remote.dest]
+
+
+def _drive_folder_file(config: EgoSchemaConfig, name: str) -> RemoteFile:
     from ..sources.gdrive import drive_uri, list_folder
 
-    name = "uid_to_url.json"
     listing = {path: file_id for file_id, path in list_folder(DRIVE_FOLDER_ID, config.cookies)}
     if name not in listing:
         raise ManifestError(
             f"the EgoSchema Drive folder {DRIVE_FOLDER_ID} has no {name}",
             hint="pass --uid-to-url FILE if you have a map, or --source drive-ids",
         )
-    remote = RemoteFile(drive_uri(listing[name]), safe_relative_path(name))
-    return fetcher.fetch([remote])[name]
+    return RemoteFile(drive_uri(listing[name]), safe_relative_path(name))
 
 
 @dataclass(frozen=True)
