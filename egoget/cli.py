@@ -651,9 +651,9 @@ def split_commas(values: list[str]) -> list[str]:
 @click.option(
     "--source",
     multiple=True,
-    help="egoschema: routes to the clips, tried in this order until one works: urls "
-    "(presigned links), drive-ids (one Drive file per clip) [default: both; only urls when "
-    "--uid-to-url is given].",
+    help="egoschema: routes to the clips, tried in this order until one can be planned: urls "
+    "(presigned links), drive-archive (videos.tar.gz, unpacked), drive-ids (one Drive file per "
+    "clip) [default: all three; only urls when --uid-to-url is given].",
 )
 @click.option(
     "--metadata-url",
