@@ -25,6 +25,7 @@ from .constants import (
 )
 from .errors import ConfigError
 from .jsonfile import read_json_object
+from .model import Plan, RemoteFile
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -112,6 +113,11 @@ class DatasetConfig(TransferConfig):
         if value is not None:
             parse_shard(value)
         return value
+
+    def planned_share(self, files: list[RemoteFile]) -> Plan:
+        """The plan of these files or, with --shard, this machine's share of it."""
+        plan = Plan(files)
+        return plan.shard(*parse_shard(self.shard)) if self.shard else plan
 
 
 class Ego4dConfig(DatasetConfig):

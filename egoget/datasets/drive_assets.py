@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import EgoVlpConfig, parse_shard
+from ..config import EgoVlpConfig
 from ..errors import EgogetError, UnsafePathError
-from ..model import Plan, PlannedRun, RemoteFile
+from ..model import PlannedRun, RemoteFile
 from ..paths import safe_relative_path
 from .choices import check_choices
 
@@ -117,12 +117,6 @@ EGO2EXO_METADATA = DriveAsset(
     "metadata/ego2exo.json",
     "Ego2Exo metadata (~64 MB; also on Hugging Face, Tarun23/Ego2Exo)",
 )
-SOCIAL_CHECKPOINTS = DriveAsset(
-    "checkpoints",
-    "1MGrhm3J1dKoWPSL3RvC3qb3QeiIqe9vi",
-    "checkpoints/",
-    "Ego4D social baseline checkpoints (Drive folder)",
-)
 
 
 def asset_files(
@@ -157,10 +151,7 @@ def plan_egovlp(config: EgoVlpConfig) -> PlannedRun:
         parts = list(EGOVLP_PARTS)
     assets = [asset for asset in EGOVLP_ASSETS if asset.part in parts]
     files, refused = asset_files(assets, config.cookies)
-    plan = Plan(files)
-    if config.shard:
-        plan = plan.shard(*parse_shard(config.shard))
-    return PlannedRun(plan, refused)
+    return PlannedRun(config.planned_share(files), refused)
 
 
 def describe_egovlp() -> list[tuple[str, list[str]]]:

@@ -7,8 +7,8 @@ the metadata, with one progress view, one resume state and one exit code.
 
 from __future__ import annotations
 
-from ..config import Ego2ExoConfig, EgoExoConfig, parse_shard
-from ..model import Plan, PlannedRun
+from ..config import Ego2ExoConfig, EgoExoConfig
+from ..model import PlannedRun
 from . import Fetcher, egoexo
 from .drive_assets import EGO2EXO_METADATA, asset_files
 
@@ -27,8 +27,5 @@ def plan_run(config: Ego2ExoConfig, fetcher: Fetcher) -> PlannedRun:
         metadata, refused_metadata = asset_files([EGO2EXO_METADATA], config.cookies)
         files += metadata
         refused += refused_metadata
-    plan = Plan(files)
-    if config.shard:
-        plan = plan.shard(*parse_shard(config.shard))
     notes = [*takes.notes, f"ego2exo: {', '.join(parts)} of the {BENCHMARK} takes"]
-    return PlannedRun(plan, refused, notes)
+    return PlannedRun(config.planned_share(files), refused, notes)

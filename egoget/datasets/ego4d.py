@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import Ego4dConfig, parse_shard
+from ..config import Ego4dConfig
 from ..errors import EgogetError, ManifestError, UnsafePathError, UsageError
 from ..model import Plan, PlannedRun, RemoteFile
 from ..paths import SafeRelPath, safe_relative_path
@@ -305,9 +305,7 @@ def plan_run(config: Ego4dConfig, registry: SourceRegistry, fetcher: Fetcher) ->
         config.all_video_uids(),
     )
     chosen = plan_download(selection, config.metadata, fetcher)
-    plan = Plan(chosen.files)
-    if config.shard:
-        plan = plan.shard(*parse_shard(config.shard))
+    plan = config.planned_share(chosen.files)
     resolution = resolve_sizes(plan.files, registry, config.procs)
     refused = chosen.refused + [(f.uri, e) for f, e in resolution.missing + resolution.denied]
     notes = list(chosen.notes)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..config import EgoExoConfig, parse_shard
+from ..config import EgoExoConfig
 from ..errors import EgogetError, ManifestError, UnsafePathError, UsageError
-from ..model import Plan, PlannedRun, RemoteFile
+from ..model import PlannedRun, RemoteFile
 from ..paths import safe_relative_path
 from . import Fetcher
 from .choices import check_choices
@@ -228,10 +228,7 @@ def plan_run(config: EgoExoConfig, fetcher: Fetcher) -> PlannedRun:
                 hint="check the uids and the --parts (take uids live in take parts)",
             )
         notes.append("--uids selects takes and captures; metadata and annotations come whole")
-    plan = Plan(files)
-    if config.shard:
-        plan = plan.shard(*parse_shard(config.shard))
-    return PlannedRun(plan, refused, notes)
+    return PlannedRun(config.planned_share(files), refused, notes)
 
 
 def describe() -> list[tuple[str, list[str]]]:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import EgoSchemaConfig, parse_shard
+from ..config import EgoSchemaConfig
 from ..errors import (
     EgogetError,
     ExpiredLinkError,
@@ -21,7 +21,7 @@ from ..errors import (
     UsageError,
 )
 from ..jsonfile import read_json, read_json_object
-from ..model import Plan, PlannedRun, RemoteFile
+from ..model import PlannedRun, RemoteFile
 from ..paths import safe_relative_path
 from ..run import check_link_expiry
 from ..sources import SourceRegistry
@@ -117,10 +117,7 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
             notes.append(f"route {route} unavailable: {exc.message}; trying {routes[position + 1]}")
             continue
         notes.append(f"clips by route {route}: {ROUTES[route]}")
-        plan = Plan(files)
-        if config.shard:
-            plan = plan.shard(*parse_shard(config.shard))
-        return PlannedRun(plan, refused, notes, unpack)
+        return PlannedRun(config.planned_share(files), refused, notes, unpack)
     raise AssertionError("unreachable: the last route raises")
 
 
