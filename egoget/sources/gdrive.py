@@ -149,7 +149,7 @@ class DriveSource:
             if _is_page(response):
                 text = response.text
                 response.close()
-                url = _next_url_from_page(file_id, response.status_code, text, response.url)
+                url = _next_url_from_page(file_id, response, text)
                 continue
             if response.status_code in (200, 206):
                 with self._lock:
@@ -261,7 +261,7 @@ def _is_page(response: requests.Response) -> bool:
     return "Content-Disposition" not in response.headers and content_type.startswith("text/html")
 
 
-def _next_url_from_page(file_id: str, status: int, text: str, page_url: str) -> str:
+def _next_url_from_page(file_id: str, response: requests.Response, text: str) -> str:
     """The download link a confirm page leads to; any other page becomes the error it shows."""
     from gdown.download import get_url_from_gdrive_confirmation
     from gdown.exceptions import FileURLRetrievalError
@@ -274,12 +274,10 @@ def _next_url_from_page(file_id: str, status: int, text: str, page_url: str) -> 
             "it recently",
             hint=QUOTA_HINT,
         )
-    if urlsplit(page_url).hostname == "accounts.google.com" or status in (401, 403):
+    if urlsplit(response.url).hostname == "accounts.google.com":
         raise AccessDeniedError(f"Google Drive asks to sign in for {shown}", hint=PRIVATE_HINT)
-    if status == 404:
-        raise NotFoundError(f"Google Drive has no file {shown} (HTTP 404)", hint=PRIVATE_HINT)
-    if status in RETRYABLE_STATUSES:
-        raise RetryableError(f"Google Drive answered HTTP {status} for {shown}")
+    if response.status_code != 200:
+        raise _status_error(file_id, response)
     try:
         return get_url_from_gdrive_confirmation(text)
     except FileURLRetrievalError as exc:
