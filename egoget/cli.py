@@ -32,10 +32,10 @@ from .config import (
     load_json_config,
 )
 from .constants import ENV_DEBUG, PLAIN_PROGRESS_INTERVAL_S
-from .datasets import drive_assets, ego2exo, ego4d, egoexo, egoschema
+from .datasets import drive_assets, ego2exo, ego4d, egoexo, egoschema, egovlp_videos
 from .datasets.choices import check_choices
 from .datasets.uris import plan_uris, read_list_file
-from .errors import EgogetError, ExitCode, ManifestError, UsageError
+from .errors import EgogetError, ExitCode, Interrupted, ManifestError, UsageError
 from .ledger import VerifiedFile
 from .model import PlannedRun
 from .report import output_status, verify_output
@@ -62,6 +62,7 @@ from .transfer.events import (
     Retrying,
 )
 from .unpack import unpack
+from .video import run_encodes
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_FAILURES_SHOWN = 20
@@ -178,6 +179,44 @@ class ProgressView:
             f"{self._files_label()}, {human_bytes(self._bytes)} of "
             f"{human_bytes(self._total_bytes)}, {human_bytes(rate)}/s{eta}"
         )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class CountProgress:
+    """Progress of work counted in items (videos encoded, members unpacked), not bytes."""
+
+    def __init__(self, total: int, unit: str, mode: str):
+        self._total = total
+        self._unit = unit
+        self._mode = mode
+        self._done = 0
+        self._lock = threading.Lock()
+        self._last_line = time.monotonic()
+        self._bar: Any = None
+        if mode == "bar":
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit=f" {unit}", dynamic_ncols=True, file=sys.stderr)
+
+    def __call__(self, name: str, error: EgogetError | None) -> None:
+        with self._lock:
+            self._done += 1
+            if error is not None:
+                line = f"egoget: failed {name}: {error}"
+                if self._bar is not None:
+                    self._bar.write(line, file=sys.stderr)
+                else:
+                    click.echo(line, err=True)
+            if self._bar is not None:
+                self._bar.update(1)
+            elif self._mode == "log":
+                now = time.monotonic()
+                if now - self._last_line >= PLAIN_PROGRESS_INTERVAL_S or self._done == self._total:
+                    self._last_line = now
+                    err(f"{self._done}/{self._total} {self._unit}")
 
     def close(self) -> None:
         if self._bar is not None:
@@ -815,6 +854,112 @@ def egoschema_score(predictions: Path, answers: Path, uid_to_url: Path | None) -
         f"{result.answered} answers; {result.scored} have public answers: "
         f"{result.correct} correct, accuracy {result.accuracy:.1%}"
     )
+
+
+@cli.group()
+def prepare() -> None:
+    """Turn downloaded videos into the layout a model's loaders read (needs ffmpeg)."""
+
+
+@prepare.command(name="egovlp")
+@click.option(
+    "--videos",
+    "videos_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of Ego4D <video_uid>.mp4 files, e.g. OUT/v2/full_scale of "
+    "`egoget download ego4d --parts full_scale -o OUT`.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"The EgoVLP checkout: chunks go to OUTPUT/{egovlp_videos.CHUNK_DIR}/<uid>/<k>.mp4.",
+)
+@click.option(
+    "--video-uids", "--video_uids", "video_uids", multiple=True, help="Only these videos."
+)
+@click.option(
+    "--video-uid-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="File of video uids, separated by white space.",
+)
+@click.option(
+    "-j", "--procs", type=click.IntRange(min=1), default=2, show_default=True,
+    help="ffmpeg processes at a time (each uses several threads).",
+)  # fmt: skip
+@click.option(
+    "--chunk-seconds",
+    type=click.IntRange(min=1),
+    default=egovlp_videos.CHUNK_SECONDS,
+    show_default=True,
+    help="Length of each chunk; EgoVLP's loaders expect 600.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be made; run nothing.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only failures and the summary.")
+def prepare_egovlp(
+    videos_dir: Path,
+    output: Path,
+    video_uids: tuple[str, ...],
+    video_uid_file: Path | None,
+    procs: int,
+    chunk_seconds: int,
+    dry_run: bool,
+    quiet: bool,
+) -> None:
+    """Resize Ego4D videos to 256 px high and cut them into 600 s chunks for EgoVLP.
+
+    \b
+    Each chunk is one ffmpeg run (scale=trunc(oh*a/2)*2:256, libx264, audio copied) written to
+    a part file and renamed when complete: interrupt it any time, and a rerun makes only the
+    chunks that are missing. Videos whose chunks were all made are skipped without probing.
+
+    \b
+    Example:
+      egoget download ego4d --parts full_scale --benchmarks nlq -o ego4d -y
+      egoget prepare egovlp --videos ego4d/v2/full_scale -o EgoVLP -j 4
+    """
+    uids = split_commas(list(video_uids))
+    if video_uid_file is not None:
+        uids += video_uid_file.read_text().split()
+    videos = egovlp_videos.find_videos(videos_dir, uids)
+    if not quiet:
+        err(f"probing {len(videos)} videos ...")
+    plan = egovlp_videos.plan_chunks(videos, output, chunk_seconds, procs)
+    todo = [e for e in plan.encodes if not e.dest.is_file()]
+    if not quiet or dry_run:
+        err(
+            f"plan: {len(videos)} videos, {len(plan.finished)} already chunked; "
+            f"{len(todo)} chunks to make, {len(plan.encodes) - len(todo)} already there"
+        )
+    for video, error in plan.unreadable.items():
+        err(f"failed {video}: {error}")
+    if dry_run:
+        sys.exit(ExitCode.SOME_FILES_FAILED if plan.unreadable else ExitCode.OK)
+    cancelled = threading.Event()
+    progress = CountProgress(len(todo), "chunks", progress_mode(quiet))
+    try:
+        with stop_on_signals(cancelled) as received:
+            try:
+                result = run_encodes(
+                    plan.encodes, procs, cancelled, lambda e, error: progress(str(e.dest), error)
+                )
+            except Interrupted as exc:
+                exc.exit_code = received[0] if received else exc.exit_code
+                raise
+    finally:
+        progress.close()
+        egovlp_videos.mark_finished(plan, output, chunk_seconds)
+    failed = len(result.failed) + len(plan.unreadable)
+    already = result.skipped + sum(plan.finished.values())
+    click.echo(
+        f"egoget: {result.written} chunks made, {already} already there, {failed} failed "
+        f"(in {output / egovlp_videos.CHUNK_DIR})"
+    )
+    if failed:
+        err("rerun the same command to retry the failed videos; finished chunks are kept")
+        sys.exit(ExitCode.SOME_FILES_FAILED)
 
 
 @cli.command(name="list")

@@ -23,3 +23,9 @@ def check_choices(kind: str, given: Iterable[str], valid: Iterable[str]) -> None
         f"unknown {kind}{plural}: {', '.join(unknown)}",
         hint=" ".join([*suggestions, f"valid {kind}s: {', '.join(valid_list)}"]),
     )
+
+
+def shown_names(names: list[str], limit: int = 10) -> str:
+    """The first ``limit`` names, and how many more there are: for messages about long lists."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more

@@ -23,7 +23,7 @@ from ..paths import SafeRelPath, safe_relative_path
 from ..resolve import resolve_sizes
 from ..sources import SourceRegistry
 from . import Fetcher
-from .choices import check_choices
+from .choices import check_choices, shown_names
 
 CONSORTIUM_BUCKET = "ego4d-consortium-sharing"
 VERSIONS = ("v1", "v2", "v2_1")
@@ -264,13 +264,10 @@ def select_files(selection: Ego4dSelection, manifests: list[Manifest]) -> Ego4dP
     if selection.video_uids and any(p in VIDEO_PARTS for p in selection.parts):
         missing = sorted(selection.video_uids - found_uids)
         if missing:
-            shown = ", ".join(missing[:10]) + (
-                f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-            )
             raise UsageError(
                 f"{len(missing)} requested video uids are not in the "
                 f"{'/'.join(p for p in selection.parts if p in VIDEO_PARTS)} manifest of "
-                f"{selection.version}: {shown}",
+                f"{selection.version}: {shown_names(missing)}",
                 hint="check the uids, the --version, or the --universities filter",
             )
     return Ego4dPlan(files, refused, notes)
