@@ -51,6 +51,7 @@ from .run import (
 )
 from .sources import SourceRegistry
 from .sources.http import redact_url
+from .steps import ItemProgress
 from .transfer.events import (
     BytesReceived,
     Event,
@@ -61,7 +62,6 @@ from .transfer.events import (
     Restarting,
     Retrying,
 )
-from .unpack import unpack
 from .video import run_encodes
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -257,6 +257,8 @@ def print_summary(result: RunResult, registry: SourceRegistry, quiet: bool) -> N
         err(f"refused {shown_uri(registry, uri)}: {error}")
     if result.dry_run:
         return
+    if result.finishing_failed:
+        err(f"{len(result.finishing_failed)} failed after the download (listed above)")
     if s.fatal is not None:
         show_error(s.fatal)
     rate = s.bytes_received / s.elapsed_s if s.elapsed_s > 0 else 0.0
@@ -530,6 +532,16 @@ def run_and_exit(
         if view is not None:
             view(event)
 
+    step_views: list[CountProgress] = []
+
+    def start_step_progress(total: int, unit: str) -> ItemProgress:
+        step_views.append(CountProgress(total, unit, progress_mode(quiet)))
+        return step_views[-1]
+
+    def close_step_progress() -> None:
+        while step_views:
+            step_views.pop().close()
+
     ensure_output_dir(config.output)
     with stop_on_signals(cancelled) as received:
         try:
@@ -542,14 +554,18 @@ def run_and_exit(
                     session, planned.plan, emit, cancelled, start_view, planned.refused
                 )
                 if result.exit_code == ExitCode.OK and not config.dry_run:
-                    for step in planned.unpack:
-                        unpacked = unpack(config.output, step, cancelled)
-                        err(f"unpacked {step.archive} into {step.into}/: {unpacked.written} "
-                            f"files written, {unpacked.skipped} already there")  # fmt: skip
-                        result.refused.extend(unpacked.refused)
+                    for step in planned.finishing:
+                        outcome = step.run(config.output, cancelled, start_step_progress)
+                        close_step_progress()
+                        if not outcome.failures_shown:
+                            for name, error in outcome.failed[:MAX_FAILURES_SHOWN]:
+                                err(f"failed {name}: {error}")
+                        err(outcome.summary)
+                        result.finishing_failed.extend(outcome.failed)
         finally:
             if view is not None:
                 view.close()
+            close_step_progress()
     if received:
         result.signal_exit = received[0]
     if config.dry_run:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from .errors import EgogetError
 from .paths import SafeRelPath
-from .unpack import Unpack
+from .steps import FinishingStep
 
 
 @dataclass(frozen=True)
@@ -51,5 +51,5 @@ class PlannedRun:
     plan: Plan
     refused: list[tuple[str, EgogetError]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    # Archives to unpack once every file of the plan is verified.
-    unpack: list[Unpack] = field(default_factory=list)
+    # Work on the output once every file of the plan is verified (unpacking, cutting clips).
+    finishing: list[FinishingStep] = field(default_factory=list)

@@ -53,6 +53,8 @@ class RunResult:
     diff: PlanDiff
     summary: TransferSummary = field(default_factory=TransferSummary)
     refused: list[tuple[str, EgogetError]] = field(default_factory=list)
+    # What failed in the steps after the download (unpacking, cutting clips), by item.
+    finishing_failed: list[tuple[str, EgogetError]] = field(default_factory=list)
     dry_run: bool = False
     signal_exit: ExitCode | None = None
 
@@ -70,7 +72,7 @@ class RunResult:
             return self.signal_exit or ExitCode.INTERRUPTED
         if self.dry_run:
             return ExitCode.OK
-        if self.summary.failed or self.refused or self.unaccounted:
+        if self.summary.failed or self.refused or self.unaccounted or self.finishing_failed:
             return ExitCode.SOME_FILES_FAILED
         return ExitCode.OK
 

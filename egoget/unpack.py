@@ -20,6 +20,7 @@ from pathlib import Path
 from .constants import PART_SUFFIX
 from .errors import DiskFullError, EgogetError, Interrupted, ManifestError, UnsafePathError
 from .paths import SafeRelPath, destination_inside, safe_relative_path
+from .steps import StartProgress, StepOutcome
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,16 @@ class Unpack:
     into: SafeRelPath
     # The archive's own top folder (e.g. EgoSchema's good_clips_git/), dropped from names.
     strip_prefix: str = ""
+
+    def run(
+        self, output: Path, cancelled: threading.Event, start_progress: StartProgress
+    ) -> StepOutcome:
+        done = unpack(output, self, cancelled)
+        return StepOutcome(
+            f"unpacked {self.archive} into {self.into}/: {done.written} files written, "
+            f"{done.skipped} already there",
+            done.refused,
+        )
 
 
 @dataclass

@@ -25,6 +25,7 @@ from ..model import PlannedRun, RemoteFile
 from ..paths import safe_relative_path
 from ..run import check_link_expiry
 from ..sources import SourceRegistry
+from ..steps import FinishingStep
 from ..unpack import Unpack
 from . import Fetcher
 from .choices import check_choices
@@ -101,14 +102,14 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
     notes: list[str] = []
     for position, route in enumerate(routes):
         try:
-            unpack: list[Unpack] = []
+            finishing: list[FinishingStep] = []
             if route == "urls":
                 files, refused = read_uid_to_url(_uid_to_url_path(config, fetcher))
                 check_link_expiry(files, registry)
             elif route == "drive-archive":
                 files, refused = [_drive_folder_file(config, ARCHIVE_NAME)], []
                 into = safe_relative_path("videos")
-                unpack = [Unpack(files[0].dest, into, strip_prefix=ARCHIVE_TOP_FOLDER)]
+                finishing = [Unpack(files[0].dest, into, strip_prefix=ARCHIVE_TOP_FOLDER)]
             else:
                 files, refused = read_questions(metadata["questions.json"])
         except (ExpiredLinkError, TransferError, ManifestError) as exc:
@@ -117,7 +118,7 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
             notes.append(f"route {route} unavailable: {exc.message}; trying {routes[position + 1]}")
             continue
         notes.append(f"clips by route {route}: {ROUTES[route]}")
-        return PlannedRun(config.planned_share(files), refused, notes, unpack)
+        return PlannedRun(config.planned_share(files), refused, notes, finishing)
     raise AssertionError("unreachable: the last route raises")
 
 
