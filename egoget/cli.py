@@ -22,6 +22,7 @@ from .config import (
     DatasetConfig,
     Ego2ExoConfig,
     Ego4dConfig,
+    Ego4dSocialConfig,
     EgoExoConfig,
     EgoSchemaConfig,
     EgoVlpConfig,
@@ -32,7 +33,15 @@ from .config import (
     load_json_config,
 )
 from .constants import ENV_DEBUG, PLAIN_PROGRESS_INTERVAL_S
-from .datasets import drive_assets, ego2exo, ego4d, egoexo, egoschema, egovlp_videos
+from .datasets import (
+    drive_assets,
+    ego2exo,
+    ego4d,
+    ego4d_social,
+    egoexo,
+    egoschema,
+    egovlp_videos,
+)
 from .datasets.choices import check_choices
 from .datasets.uris import plan_uris, read_list_file
 from .errors import EgogetError, ExitCode, Interrupted, ManifestError, UsageError
@@ -62,7 +71,7 @@ from .transfer.events import (
     Restarting,
     Retrying,
 )
-from .video import run_encodes
+from .video import default_encoders, run_encodes
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_FAILURES_SHOWN = 20
@@ -606,6 +615,7 @@ DATASET_CONFIGS: dict[str, type[DatasetConfig]] = {
     "egoschema": EgoSchemaConfig,
     "egovlp": EgoVlpConfig,
     "ego2exo": Ego2ExoConfig,
+    "ego4d-social": Ego4dSocialConfig,
 }
 DOWNLOADABLE = tuple(DATASET_CONFIGS)
 # Options that take several values, written as the official CLIs do (`--benchmarks nlq vq`),
@@ -716,6 +726,18 @@ def split_commas(values: list[str]) -> list[str]:
     "fetched from [default: the benchmark's GitHub repository].",
 )
 @click.option(
+    "--cut-clips",
+    is_flag=True,
+    default=None,
+    help="ego4d-social: after the download, cut each annotated clip from its video into "
+    "data/videos/<clip_uid>.mp4 with ffmpeg (must be installed).",
+)
+@click.option(
+    "--cut-procs",
+    type=click.IntRange(min=1),
+    help="ego4d-social: ffmpeg processes at a time for --cut-clips [default: half the cores].",
+)
+@click.option(
     "--shard",
     help="K/N: download only share K of N disjoint shares of the plan (one per machine of a "
     "job array); all N together download everything.",
@@ -731,6 +753,8 @@ def download(ctx: click.Context, /, **params: Any) -> None:
       egoget download ego4d --parts full_scale annotations --benchmarks nlq -o ego4d -y
       egoget download ego4d --parts full_scale --universities unict --dry-run -o ego4d
       egoget download --config configs/ego4d_nlq.json      # official ego4d configs work too
+      egoget download egoschema -o egoschema -y
+      egoget download ego4d-social --cut-clips -o social-interactions -y
 
     The files land where the official tools put them; re-running fetches only what is missing
     or changed. Before starting it prints the plan (files, bytes, already present, by part and
@@ -760,6 +784,8 @@ def download(ctx: click.Context, /, **params: Any) -> None:
         fetcher = MetadataFetcher(session, emit, cancelled)
         if isinstance(config, Ego4dConfig):
             return ego4d.plan_run(config, registry, fetcher)
+        if isinstance(config, Ego4dSocialConfig):
+            return ego4d_social.plan_run(config, registry, fetcher)
         if isinstance(config, Ego2ExoConfig):
             return ego2exo.plan_run(config, fetcher)
         if isinstance(config, EgoExoConfig):
@@ -902,7 +928,8 @@ def prepare() -> None:
     help="File of video uids, separated by white space.",
 )
 @click.option(
-    "-j", "--procs", type=click.IntRange(min=1), default=2, show_default=True,
+    "-j", "--procs", type=click.IntRange(min=1), default=default_encoders(),
+    show_default="half the cores",
     help="ffmpeg processes at a time (each uses several threads).",
 )  # fmt: skip
 @click.option(

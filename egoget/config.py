@@ -26,6 +26,7 @@ from .constants import (
 from .errors import ConfigError
 from .jsonfile import read_json_object
 from .model import Plan, RemoteFile
+from .video import default_encoders
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -202,6 +203,16 @@ class EgoSchemaConfig(DatasetConfig):
         "https://raw.githubusercontent.com/egoschema/EgoSchema/main/",
         description="Where questions.json, subset_answers.json and uid_to_ego4d.json live",
     )
+
+
+class Ego4dSocialConfig(DatasetConfig):
+    """`egoget download ego4d-social`: the Looking-at-me / Talking-to-me `data/` folder."""
+
+    dataset: str = "ego4d-social"
+    version: str = "v2_1"
+    universities: list[str] = Field(default_factory=list)
+    cut_clips: bool = False
+    cut_procs: int = Field(default_factory=default_encoders, ge=1)
 
 
 class EgoVlpConfig(DatasetConfig):

@@ -302,8 +302,13 @@ def plan_run(config: Ego4dConfig, registry: SourceRegistry, fetcher: Fetcher) ->
         config.all_video_uids(),
     )
     chosen = plan_download(selection, config.metadata, fetcher)
-    plan = config.planned_share(chosen.files)
-    resolution = resolve_sizes(plan.files, registry, config.procs)
+    return resolved_run(config.planned_share(chosen.files), chosen, registry, config.procs)
+
+
+def resolved_run(plan: Plan, chosen: Ego4dPlan, registry: SourceRegistry, procs: int) -> PlannedRun:
+    """The run of this machine's share of the chosen files, with their sizes from the buckets.
+    Sizes are resolved after sharding, so each machine of a job array asks only for its own."""
+    resolution = resolve_sizes(plan.files, registry, procs)
     refused = chosen.refused + [(f.uri, e) for f, e in resolution.missing + resolution.denied]
     notes = list(chosen.notes)
     if resolution.denied:

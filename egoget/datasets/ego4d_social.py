@@ -1,0 +1,178 @@
+"""Ego4D social benchmark (Looking-at-me, Talking-to-me): the ``data/`` folder its code reads.
+
+The baselines (github.com/EGO4D/social-interactions) expect, under their checkout::
+
+    data/csv/manifest.csv       the full_scale video manifest
+    data/json/av_train.json     the audio-visual diarization annotations (and av_val.json,
+                                av_test_unannotated.json)
+    data/videos/<clip_uid>.mp4  each annotated clip, cut from its canonical video
+
+Their script downloads one canonical video at a time with ``aws s3 cp`` and cuts it with
+ffmpeg. Here the canonical videos of the AV benchmark (kept in ``data/full_scale/``) come in one
+planned, resumable run, and ``--cut-clips`` cuts every clip afterwards: all-intra libx264 as
+the baselines make them, audio copied, each clip to a part file renamed when complete.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..config import Ego4dSocialConfig
+from ..errors import EgogetError, ManifestError
+from ..jsonfile import read_json
+from ..model import PlannedRun, RemoteFile
+from ..paths import SafeRelPath, safe_relative_path
+from ..sources import SourceRegistry
+from ..steps import StartProgress, StepOutcome
+from ..video import Encode, find_tool, run_encodes
+from . import Fetcher, ego4d
+
+BENCHMARK = "av"
+ANNOTATION_FILES = ("av_train.json", "av_val.json", "av_test_unannotated.json")
+MANIFEST_DEST = "data/csv/manifest.csv"
+ANNOTATIONS_MANIFEST_DEST = "data/csv/annotations_manifest.csv"
+JSON_DIR = "data/json"
+CANONICAL_DIR = "data/full_scale"
+CLIPS_DIR = "data/videos"
+# The baselines' clips: H.264 with every frame a key frame, so any frame decodes on its own.
+CLIP_VIDEO_ARGS = ("-c:v", "libx264", "-g", "1", "-keyint_min", "1", "-c:a", "copy")
+_CLIP_UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetcher) -> PlannedRun:
+    if config.cut_clips and not config.dry_run:
+        find_tool("ffmpeg")  # before hours of downloading, not after
+    manifests = {
+        "annotations": RemoteFile(
+            ego4d.manifest_uri(config.version, "annotations"),
+            safe_relative_path(ANNOTATIONS_MANIFEST_DEST),
+        ),
+        "full_scale": RemoteFile(
+            ego4d.manifest_uri(config.version, "full_scale"), safe_relative_path(MANIFEST_DEST)
+        ),
+    }
+    selection = ego4d.validate_selection(
+        config.version, manifests, [BENCHMARK], config.universities, []
+    )
+    paths = fetcher.fetch(list(manifests.values()))
+    parsed = [ego4d.read_manifest(part, paths[file.dest]) for part, file in manifests.items()]
+    chosen = ego4d.select_files(selection, parsed)
+    files: list[RemoteFile] = []
+    for file in chosen.files:
+        name = posixpath.basename(file.dest)
+        if file.tags["part"] == "full_scale":
+            files.append(replace(file, dest=safe_relative_path(f"{CANONICAL_DIR}/{name}")))
+        elif name in ANNOTATION_FILES:
+            files.append(replace(file, dest=safe_relative_path(f"{JSON_DIR}/{name}")))
+    found = {posixpath.basename(f.dest) for f in files}
+    videos = sum(f.tags["part"] == "full_scale" for f in files)
+    notes = [
+        f"ego4d-social: {videos} canonical videos of the AV benchmark and "
+        f"{', '.join(n for n in ANNOTATION_FILES if n in found) or 'no annotation files'}"
+    ]
+    absent = [n for n in ANNOTATION_FILES if n not in found]
+    if absent:
+        notes.append(f"not in the {config.version} annotations manifest: {', '.join(absent)}")
+    chosen = replace(chosen, files=files, notes=notes)
+    run = ego4d.resolved_run(config.planned_share(files), chosen, registry, config.procs)
+    if config.cut_clips:
+        annotations = tuple(f.dest for f in files if f.tags["part"] == "annotations")
+        run.finishing.append(CutClips(annotations, config.cut_procs))
+    return run
+
+
+@dataclass(frozen=True)
+class CutClips:
+    annotations: tuple[SafeRelPath, ...]
+    procs: int
+
+    def run(
+        self, output: Path, cancelled: threading.Event, start_progress: StartProgress
+    ) -> StepOutcome:
+        encodes: list[Encode] = []
+        failed: list[tuple[str, EgogetError]] = []
+        for dest in self.annotations:
+            clips, refused = clip_encodes(output, dest)
+            encodes += clips
+            failed += refused
+        todo = sum(not e.dest.is_file() for e in encodes)
+        progress = start_progress(todo + len(failed), "clips")
+        for name, error in failed:
+            progress(name, error)
+        result = run_encodes(
+            encodes, self.procs, cancelled, lambda e, error: progress(e.dest.name, error)
+        )
+        failed += list(result.failed.items())
+        return StepOutcome(
+            f"cut clips into {CLIPS_DIR}/: {result.written} made, {result.skipped} already "
+            f"there, {len(failed)} failed",
+            failed,
+            failures_shown=True,
+        )
+
+
+def clip_encodes(
+    output: Path, annotations: SafeRelPath
+) -> tuple[list[Encode], list[tuple[str, EgogetError]]]:
+    """One encode per annotated clip; clips whose entry or canonical video is unusable are
+    returned as failures, named, while the others are cut."""
+    data = read_json(output / annotations, "annotation file")
+    videos = data.get("videos") if isinstance(data, dict) else None
+    if not isinstance(videos, list):
+        raise ManifestError(f"{annotations} has no list of videos: not an AV annotation file")
+    encodes: list[Encode] = []
+    failed: list[tuple[str, EgogetError]] = []
+    for video in videos:
+        if not isinstance(video, dict):
+            continue
+        video_uid = str(video.get("video_uid", ""))
+        canonical = output / CANONICAL_DIR / f"{video_uid}.mp4"
+        for clip in video.get("clips") or []:
+            try:
+                encodes.append(_clip_encode(output, clip, canonical, video_uid))
+            except EgogetError as exc:
+                failed.append((f"{annotations}: clip {_describe(clip)}", exc))
+    return encodes, failed
+
+
+def _clip_encode(output: Path, clip: Any, canonical: Path, video_uid: str) -> Encode:
+    if not isinstance(clip, dict):
+        raise ManifestError("not a clip entry")
+    clip_uid = str(clip.get("clip_uid", ""))
+    if not _CLIP_UID.match(clip_uid):
+        raise ManifestError(f"unsafe or missing clip_uid {clip_uid!r}")
+    start, end = _clip_times(clip)
+    if not canonical.is_file():
+        raise ManifestError(f"its video {video_uid!r} is not in {CANONICAL_DIR}/")
+    return Encode(
+        source=canonical,
+        dest=output / CLIPS_DIR / f"{clip_uid}.mp4",
+        input_args=("-ss", f"{start:.3f}"),
+        output_args=("-t", f"{end - start:.3f}", *CLIP_VIDEO_ARGS),
+    )
+
+
+def _clip_times(clip: dict[str, Any]) -> tuple[float, float]:
+    # Annotation releases name the clip's span in its video either way.
+    for start_key, end_key in (
+        ("video_start_sec", "video_end_sec"),
+        ("parent_start_sec", "parent_end_sec"),
+    ):
+        if start_key in clip and end_key in clip:
+            try:
+                start, end = float(clip[start_key]), float(clip[end_key])
+            except (TypeError, ValueError):
+                break
+            if 0 <= start < end:
+                return start, end
+            break
+    raise ManifestError("no valid video_start_sec/video_end_sec")
+
+
+def _describe(clip: Any) -> str:
+    return str(clip.get("clip_uid", "?"))[:80] if isinstance(clip, dict) else "?"

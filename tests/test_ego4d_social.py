@@ -1,0 +1,163 @@
+"""`egoget download ego4d-social`: a release with real (tiny) videos in the local S3 mirror,
+downloaded into the social baselines' data/ layout, clips cut with the real ffmpeg."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from egoget.mirror import SeaweedServer
+from egoget.mirror.seed import CONSORTIUM_BUCKET, ensure_bucket, put_object
+
+from .conftest import Outcome, no_part_files, run_cli
+from .videos import keyframe_count, make_video, probe, requires_ffmpeg
+
+pytestmark = requires_ffmpeg
+
+# The other Ego4D tests use v2_1 (and break v1 on purpose): this release is v2.
+VERSION = "v2"
+AV_VIDEO = "5a1b0000-0000-4000-8000-00000000000a"
+NLQ_VIDEO = "5a1b0000-0000-4000-8000-00000000000b"
+BASE = f"public/{VERSION}"
+AV_TRAIN = {
+    "version": VERSION,
+    "videos": [
+        {
+            "video_uid": AV_VIDEO,
+            "clips": [
+                {"clip_uid": "clip-train-1", "video_start_sec": 1.0, "video_end_sec": 3.0},
+                {"clip_uid": "clip-train-2", "parent_start_sec": 3.5, "parent_end_sec": 5.5},
+            ],
+        }
+    ],
+}
+AV_VAL = {
+    "version": VERSION,
+    "videos": [
+        {
+            "video_uid": AV_VIDEO,
+            "clips": [{"clip_uid": "clip-val-1", "video_start_sec": 0.0, "video_end_sec": 1.5}],
+        }
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def social_release(
+    s3_server: SeaweedServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, int]]:
+    client = s3_server.client()
+    ensure_bucket(client, CONSORTIUM_BUCKET)
+    ensure_bucket(client, "ego4d-cmu")
+    folder = tmp_path_factory.mktemp("social-videos")
+    sizes = {}
+    manifest = io.StringIO()
+    rows = csv.writer(manifest)
+    rows.writerow(["video_uid", "canonical_s3_location", "type", "benchmarks", "university"])
+    for uid, seconds, benchmarks in ((AV_VIDEO, 6, "[AV|Social]"), (NLQ_VIDEO, 2, "[NLQ]")):
+        body = make_video(folder / f"{uid}.mp4", seconds).read_bytes()
+        key = f"{BASE}/full_scale/{uid}.mp4"
+        put_object(client, "ego4d-cmu", key, body, multipart=False)
+        rows.writerow([uid, f"s3://ego4d-cmu/{key}", "mp4", benchmarks, "cmu"])
+        sizes[uid] = len(body)
+    annotations = {"av_train.json": AV_TRAIN, "av_val.json": AV_VAL, "nlq_train.json": {}}
+    listing = io.StringIO()
+    rows = csv.writer(listing)
+    rows.writerow(["file_uid", "canonical_s3_location", "type"])
+    for name, content in annotations.items():
+        key = f"{BASE}/annotations/{name}"
+        put_object(client, CONSORTIUM_BUCKET, key, json.dumps(content).encode(), False)
+        rows.writerow([name.removesuffix(".json"), f"s3://{CONSORTIUM_BUCKET}/{key}", "json"])
+    for key, text in (
+        (f"{BASE}/full_scale/manifest.csv", manifest.getvalue()),
+        (f"{BASE}/annotations/manifest.csv", listing.getvalue()),
+    ):
+        put_object(client, CONSORTIUM_BUCKET, key, text.encode(), False)
+    yield sizes
+
+
+def download(capsys: pytest.CaptureFixture[str], out: Path, *extra: str) -> Outcome:
+    args = ["download", "ego4d-social", "--version", VERSION, "-o", str(out), "-y", *extra]
+    return run_cli(args, capsys)
+
+
+def test_social_layout_with_clips_cut_all_intra_and_a_rerun_does_nothing(
+    social_release: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "social-interactions"
+    result = download(capsys, out, "--cut-clips")
+    assert result.exit_code == 0, result.output
+    data = out / "data"
+    assert (data / "csv" / "manifest.csv").read_text().count("\n") == 3  # header + 2 videos
+    assert json.loads((data / "json" / "av_train.json").read_text()) == AV_TRAIN
+    assert json.loads((data / "json" / "av_val.json").read_text()) == AV_VAL
+    assert not (data / "json" / "nlq_train.json").exists(), "only the AV annotations"
+    assert (data / "full_scale" / f"{AV_VIDEO}.mp4").stat().st_size == social_release[AV_VIDEO]
+    assert not (data / "full_scale" / f"{NLQ_VIDEO}.mp4").exists(), "only the AV videos"
+    assert "not in the v2 annotations manifest: av_test_unannotated.json" in result.output
+    assert "cut clips into data/videos/: 3 made, 0 already there, 0 failed" in result.output
+    expected = {"clip-train-1": 2.0, "clip-train-2": 2.0, "clip-val-1": 1.5}
+    assert sorted(p.stem for p in (data / "videos").iterdir()) == sorted(expected)
+    for clip, seconds in expected.items():
+        info = probe(data / "videos" / f"{clip}.mp4")
+        assert float(info["format"]["duration"]) == pytest.approx(seconds, abs=0.1)
+        assert "audio" in info
+        keys, frames = keyframe_count(data / "videos" / f"{clip}.mp4")
+        assert frames >= 40 and keys == frames, f"{clip}: {keys} of {frames} frames are key frames"
+    assert no_part_files(out) == []
+
+    (data / "videos" / "clip-val-1.mp4").unlink()
+    again = download(capsys, out, "--cut-clips")
+    assert again.exit_code == 0, again.output
+    assert "0 files to fetch" in again.output
+    assert "cut clips into data/videos/: 1 made, 2 already there, 0 failed" in again.output
+
+
+def test_bad_clip_entries_are_named_and_the_rest_are_cut(
+    social_release: dict[str, int],
+    s3_server: SeaweedServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    hostile = json.loads(json.dumps(AV_VAL))
+    hostile["videos"][0]["clips"] += [
+        {"clip_uid": "../../escaped", "video_start_sec": 0.0, "video_end_sec": 1.0},
+        {"clip_uid": "backwards", "video_start_sec": 3.0, "video_end_sec": 1.0},
+    ]
+    absent = {"clip_uid": "not-downloaded", "video_start_sec": 0, "video_end_sec": 1}
+    hostile["videos"].append({"video_uid": NLQ_VIDEO, "clips": [absent]})
+    key = f"{BASE}/annotations/av_val.json"
+    client = s3_server.client()
+    put_object(client, CONSORTIUM_BUCKET, key, json.dumps(hostile).encode(), False)
+    try:
+        out = tmp_path / "social"
+        result = download(capsys, out, "--cut-clips")
+    finally:
+        put_object(client, CONSORTIUM_BUCKET, key, json.dumps(AV_VAL).encode(), False)
+    assert result.exit_code == 1, result.output
+    assert "unsafe or missing clip_uid '../../escaped'" in result.output
+    assert "clip backwards: no valid video_start_sec/video_end_sec" in result.output
+    assert f"its video '{NLQ_VIDEO}' is not in data/full_scale/" in result.output
+    assert "3 made, 0 already there, 3 failed" in result.output
+    made = sorted(p.stem for p in (out / "data" / "videos").iterdir())
+    assert made == ["clip-train-1", "clip-train-2", "clip-val-1"]
+    assert not list(tmp_path.rglob("escaped*"))
+
+
+def test_cut_clips_without_ffmpeg_fails_before_downloading_anything(
+    social_release: dict[str, int],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    out = tmp_path / "social"
+    result = download(capsys, out, "--cut-clips")
+    assert result.exit_code == 2, result.output
+    assert "ffmpeg is not installed" in result.output and "apt-get install ffmpeg" in result.output
+    assert not (out / "data").exists()
