@@ -733,6 +733,12 @@ def split_commas(values: list[str]) -> list[str]:
     "data/videos/<clip_uid>.mp4 with ffmpeg (must be installed).",
 )
 @click.option(
+    "--checkpoints",
+    is_flag=True,
+    default=None,
+    help="ego4d-social: also the baselines' checkpoints from Google Drive, into checkpoints/.",
+)
+@click.option(
     "--cut-procs",
     type=click.IntRange(min=1),
     help="ego4d-social: ffmpeg processes at a time for --cut-clips [default: half the cores].",

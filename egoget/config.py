@@ -213,6 +213,8 @@ class Ego4dSocialConfig(DatasetConfig):
     universities: list[str] = Field(default_factory=list)
     cut_clips: bool = False
     cut_procs: int = Field(default_factory=default_encoders, ge=1)
+    # The baselines' checkpoints from Google Drive, into checkpoints/.
+    checkpoints: bool = False
 
 
 class EgoVlpConfig(DatasetConfig):

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from egoget.datasets.drive_assets import SOCIAL_CHECKPOINTS
 from egoget.mirror import SeaweedServer
 from egoget.mirror.seed import CONSORTIUM_BUCKET, ensure_bucket, put_object
 
 from .conftest import Outcome, no_part_files, run_cli
+from .drivereplay import DriveReplay
 from .videos import keyframe_count, make_video, probe, requires_ffmpeg
 
 pytestmark = requires_ffmpeg
@@ -161,3 +163,20 @@ def test_cut_clips_without_ffmpeg_fails_before_downloading_anything(
     assert result.exit_code == 2, result.output
     assert "ffmpeg is not installed" in result.output and "apt-get install ffmpeg" in result.output
     assert not (out / "data").exists()
+
+
+def test_checkpoints_come_from_the_drive_folder_in_the_same_run(
+    social_release: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    drive = DriveReplay()
+    drive.files["1lamCkptAAAAAAAAAAAAAAAAAAAAAAAAA"] = ("lam.pth", b"looking at me" * 1000)
+    drive.files["1ttmCkptAAAAAAAAAAAAAAAAAAAAAAAAA"] = ("ttm.pth", b"talking to me" * 1000)
+    drive.folders[SOCIAL_CHECKPOINTS.drive_id] = ("checkpoints", list(drive.files))
+    out = tmp_path / "social"
+    with drive.active():
+        result = download(capsys, out, "--checkpoints")
+    assert result.exit_code == 0, result.output
+    for name, data in drive.files.values():
+        assert (out / "checkpoints" / name).read_bytes() == data
+    assert (out / "data" / "full_scale" / f"{AV_VIDEO}.mp4").is_file()
+    assert not (out / "data" / "videos").exists(), "no clips without --cut-clips"

@@ -118,6 +118,13 @@ EGO2EXO_METADATA = DriveAsset(
     "Ego2Exo metadata (~64 MB; also on Hugging Face, Tarun23/Ego2Exo)",
 )
 
+SOCIAL_CHECKPOINTS = DriveAsset(
+    "checkpoints",
+    "1MGrhm3J1dKoWPSL3RvC3qb3QeiIqe9vi",
+    "checkpoints/",
+    "Ego4D social (Looking-at-me / Talking-to-me) baseline checkpoints (Drive folder)",
+)
+
 
 def asset_files(
     assets: list[DriveAsset], cookies: Path | None

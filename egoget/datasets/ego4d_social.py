@@ -6,6 +6,7 @@ The baselines (github.com/EGO4D/social-interactions) expect, under their checkou
     data/json/av_train.json     the audio-visual diarization annotations (and av_val.json,
                                 av_test_unannotated.json)
     data/videos/<clip_uid>.mp4  each annotated clip, cut from its canonical video
+    checkpoints/                the baselines' checkpoints from Google Drive (--checkpoints)
 
 Their script downloads one canonical video at a time with ``aws s3 cp`` and cuts it with
 ffmpeg. Here the canonical videos of the AV benchmark (kept in ``data/full_scale/``) come in one
@@ -31,6 +32,7 @@ from ..sources import SourceRegistry
 from ..steps import StartProgress, StepOutcome
 from ..video import Encode, find_tool, run_encodes
 from . import Fetcher, ego4d
+from .drive_assets import SOCIAL_CHECKPOINTS, asset_files
 
 BENCHMARK = "av"
 ANNOTATION_FILES = ("av_train.json", "av_val.json", "av_test_unannotated.json")
@@ -80,6 +82,10 @@ def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetch
         notes.append(f"not in the {config.version} annotations manifest: {', '.join(absent)}")
     chosen = replace(chosen, files=files, notes=notes)
     run = ego4d.resolved_run(config.planned_share(files), chosen, registry, config.procs)
+    if config.checkpoints:
+        checkpoints, refused = asset_files([SOCIAL_CHECKPOINTS], config.cookies)
+        run.plan.files += config.planned_share(checkpoints).files
+        run.refused += refused
     if config.cut_clips:
         annotations = tuple(f.dest for f in files if f.tags["part"] == "annotations")
         run.finishing.append(CutClips(annotations, config.cut_procs))
