@@ -717,8 +717,14 @@ def split_commas(values: list[str]) -> list[str]:
     "--source",
     multiple=True,
     help="egoschema: routes to the clips, tried in this order until one can be planned: urls "
-    "(presigned links), drive-archive (videos.tar.gz, unpacked), drive-ids (one Drive file per "
-    "clip) [default: all three; only urls when --uid-to-url is given].",
+    "(presigned links), huggingface (lmms-lab/egoschema's zip archives, unpacked), "
+    "drive-archive (videos.tar.gz, unpacked), drive-ids (one Drive file per clip) [default: "
+    "all four in that order; only urls when --uid-to-url is given].",
+)
+@click.option(
+    "--hf-url",
+    help="egoschema: base URL of the huggingface route [default: lmms-lab/egoschema on "
+    "huggingface.co]; e.g. a mirror such as hf-mirror.com.",
 )
 @click.option(
     "--metadata-url",

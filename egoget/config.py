@@ -203,6 +203,10 @@ class EgoSchemaConfig(DatasetConfig):
         "https://raw.githubusercontent.com/egoschema/EgoSchema/main/",
         description="Where questions.json, subset_answers.json and uid_to_ego4d.json live",
     )
+    hf_url: str = Field(
+        "https://huggingface.co/datasets/lmms-lab/egoschema/resolve/main/",
+        description="The Hugging Face route's base URL (a mirror of lmms-lab/egoschema)",
+    )
 
 
 class Ego4dSocialConfig(DatasetConfig):

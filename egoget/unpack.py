@@ -11,11 +11,16 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 import tarfile
 import threading
+import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import IO
 
 from .constants import PART_SUFFIX
 from .errors import DiskFullError, EgogetError, Interrupted, ManifestError, UnsafePathError
@@ -48,38 +53,75 @@ class UnpackResult:
     refused: list[tuple[str, EgogetError]] = field(default_factory=list)
 
 
+@dataclass
+class _Member:
+    name: str
+    # "file", "dir", "link" or "special"
+    kind: str
+    size: int
+    open: Callable[[], IO[bytes] | None]
+
+
+def _tar_members(archive: Path) -> Iterator[_Member]:
+    # Streamed: a .tar.gz is read once, front to back, whatever its size.
+    with tarfile.open(archive, mode="r|*") as stream:
+        for member in stream:
+            kind = (
+                "file" if member.isfile()
+                else "dir" if member.isdir()
+                else "link" if member.issym() or member.islnk()
+                else "special"
+            )  # fmt: skip
+            yield _Member(member.name, kind, member.size, partial(stream.extractfile, member))
+
+
+def _zip_members(archive: Path) -> Iterator[_Member]:
+    with zipfile.ZipFile(archive) as bundle:
+        for info in bundle.infolist():
+            # Unix zippers store the file type in the high bits; others store none (0).
+            file_type = stat.S_IFMT(info.external_attr >> 16)
+            kind = (
+                "dir" if info.is_dir()
+                else "link" if file_type == stat.S_IFLNK
+                else "file" if file_type in (0, stat.S_IFREG)
+                else "special"
+            )  # fmt: skip
+            yield _Member(info.filename, kind, info.file_size, partial(bundle.open, info))
+
+
 def unpack(output: Path, step: Unpack, cancelled: threading.Event) -> UnpackResult:
+    """Unpack a .tar(.gz/.bz2/.xz) or .zip archive (told apart by content, not name)."""
     result = UnpackResult()
     archive = output / step.archive
     try:
-        with tarfile.open(archive, mode="r|*") as stream:
-            for member in stream:
-                if cancelled.is_set():
-                    raise Interrupted("interrupted while unpacking; rerun to continue")
-                if member.isdir():
-                    continue
-                name = member.name.removeprefix("./").removeprefix(step.strip_prefix)
-                if not member.isfile():
-                    kind = "link" if member.issym() or member.islnk() else "special file"
-                    error = UnsafePathError(f"{archive.name}: refusing {kind} {member.name!r}")
-                    result.refused.append((member.name, error))
-                    continue
-                try:
-                    dest = destination_inside(output, safe_relative_path(f"{step.into}/{name}"))
-                except UnsafePathError as exc:
-                    result.refused.append((member.name, exc))
-                    continue
-                if dest.is_file() and dest.stat().st_size == member.size:
-                    result.skipped += 1
-                    continue
-                source = stream.extractfile(member)
-                assert source is not None  # a regular file always has content
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                part = dest.with_name(dest.name + PART_SUFFIX)
-                with open(part, "wb") as target:
-                    shutil.copyfileobj(source, target, 1024 * 1024)
-                os.replace(part, dest)
-                result.written += 1
+        members = _zip_members(archive) if zipfile.is_zipfile(archive) else _tar_members(archive)
+        for member in members:
+            if cancelled.is_set():
+                raise Interrupted("interrupted while unpacking; rerun to continue")
+            if member.kind == "dir":
+                continue
+            if member.kind != "file":
+                kind = "link" if member.kind == "link" else "special file"
+                error = UnsafePathError(f"{archive.name}: refusing {kind} {member.name!r}")
+                result.refused.append((member.name, error))
+                continue
+            name = member.name.removeprefix("./").removeprefix(step.strip_prefix)
+            try:
+                dest = destination_inside(output, safe_relative_path(f"{step.into}/{name}"))
+            except UnsafePathError as exc:
+                result.refused.append((member.name, exc))
+                continue
+            if dest.is_file() and dest.stat().st_size == member.size:
+                result.skipped += 1
+                continue
+            source = member.open()
+            assert source is not None  # a regular file always has content
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            part = dest.with_name(dest.name + PART_SUFFIX)
+            with source, open(part, "wb") as target:
+                shutil.copyfileobj(source, target, 1024 * 1024)
+            os.replace(part, dest)
+            result.written += 1
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise DiskFullError(
@@ -89,7 +131,7 @@ def unpack(output: Path, step: Unpack, cancelled: threading.Event) -> UnpackResu
         if exc.errno is not None:
             raise EgogetError(f"cannot unpack {step.archive}: {exc.strerror}") from exc
         raise _unreadable(step, archive, exc) from exc
-    except (tarfile.TarError, EOFError, zlib.error) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise _unreadable(step, archive, exc) from exc
     return result
 

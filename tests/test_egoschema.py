@@ -17,6 +17,8 @@ from .drivereplay import DriveReplay
 from .httpserver import ContentServer
 
 DRIVE_FOLDER_ID = "1SS0VVz8rML1e5gWq7D7VtP1oxE2UtmhQ"
+# lmms-lab/egoschema on Hugging Face: videos_chunked_01.zip .. videos_chunked_05.zip
+HF_ARCHIVES = [f"videos_chunked_0{i}.zip" for i in range(1, 6)]
 MAP_ID = "1uidtourl0000000000000000000000"
 
 CaptureFixture = pytest.CaptureFixture[str]
@@ -201,7 +203,8 @@ def download_from(
     http_server: ContentServer, capsys: CaptureFixture, out: Path, *args: str
 ) -> Outcome:
     metadata = f"{http_server.base_url}/egoschema/"
-    args = ("--metadata-url", metadata, "-o", str(out), "-y", *args)
+    hugging_face = f"{http_server.base_url}/hf/lmms-lab/egoschema/resolve/main/"
+    args = ("--metadata-url", metadata, "--hf-url", hugging_face, "-o", str(out), "-y", *args)
     return run_cli(["download", "egoschema", *args], capsys)
 
 
@@ -233,6 +236,8 @@ def test_an_expired_drive_map_falls_back_to_per_video_drive_ids(
         result = download_from(http_server, capsys, out)
     assert result.exit_code == 0, result.output
     assert "route urls unavailable" in result.stderr and "expired" in result.stderr
+    assert "route huggingface unavailable" in result.stderr
+    assert "route drive-archive unavailable" in result.stderr
     assert "route drive-ids" in result.stderr
     for q_uid, obj in clips.items():
         assert_same_bytes(out / "videos" / f"{q_uid}.mp4", obj)
@@ -313,3 +318,73 @@ def test_drive_archive_unpacks_into_videos_without_good_clips_git(
     assert again.exit_code == 0, again.output
     assert f"0 files written, {len(clips)} already there" in again.stderr
     assert benchmark.body_bytes == served
+
+
+def publish_hf_archives(
+    http_server: ContentServer, clips: dict[str, MirrorObject], hostile: bool
+) -> None:
+    """lmms-lab/egoschema's layout: five zip archives, each holding videos/<q_uid>.mp4."""
+    import io
+    import stat
+    import zipfile
+
+    names = list(clips)
+    for i, archive in enumerate(HF_ARCHIVES):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+            for q_uid in names[i :: len(HF_ARCHIVES)]:
+                obj = clips[q_uid]
+                bundle.writestr(f"videos/{q_uid}.mp4", object_bytes(obj.key, obj.size))
+            if hostile and i == 0:
+                bundle.writestr("videos/../../escape.mp4", b"bad")
+                link = zipfile.ZipInfo("videos/passwd.mp4")
+                link.external_attr = (stat.S_IFLNK | 0o777) << 16
+                bundle.writestr(link, "/etc/passwd")
+        http_server.files[f"/hf/lmms-lab/egoschema/resolve/main/{archive}"] = buffer.getvalue()
+
+
+@pytest.mark.parametrize("hostile", [False, True])
+def test_hugging_face_zips_unpack_into_videos(
+    hostile: bool, clips: dict[str, MirrorObject], benchmark: DriveReplay,
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    publish_hf_archives(http_server, clips, hostile)
+    out = tmp_path / "es"
+    with benchmark.active():
+        result = download_from(http_server, capsys, out, "--source", "huggingface")
+    for q_uid, obj in clips.items():
+        assert_same_bytes(out / "videos" / f"{q_uid}.mp4", obj)
+    assert sorted(p.name for p in (out / "archives").iterdir()) == sorted(HF_ARCHIVES)
+    assert not (out / "videos" / "videos").exists()
+    if hostile:
+        assert result.exit_code == 1, result.output
+        assert (
+            "escape.mp4" in result.stderr and "refusing link 'videos/passwd.mp4'" in result.stderr
+        )
+        assert not (tmp_path / "escape.mp4").exists()
+        assert not (out / "videos" / "passwd.mp4").exists()
+        return
+    assert result.exit_code == 0, result.output
+    assert "route huggingface" in result.stderr
+    served = http_server.bytes_served
+    with benchmark.active():
+        again = download_from(http_server, capsys, out, "--source", "huggingface")
+    assert again.exit_code == 0, again.output
+    assert "0 files to fetch" in again.stderr
+    assert again.stderr.count("0 files written") == len(HF_ARCHIVES)
+    # Planning probes each archive with a tiny ranged GET; no archive comes again.
+    assert http_server.bytes_served - served < 100
+
+
+def test_a_missing_hugging_face_mirror_falls_back_to_the_next_route(
+    clips: dict[str, MirrorObject], benchmark: DriveReplay,
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    out = tmp_path / "es"
+    with benchmark.active():
+        result = download_from(http_server, capsys, out, "--source", "huggingface", "drive-ids")
+    assert result.exit_code == 0, result.output
+    assert "route huggingface unavailable" in result.stderr
+    assert "videos_chunked_01.zip" in result.stderr and "route drive-ids" in result.stderr
+    for q_uid, obj in clips.items():
+        assert_same_bytes(out / "videos" / f"{q_uid}.mp4", obj)

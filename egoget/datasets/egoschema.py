@@ -38,7 +38,16 @@ ROUTES = {
     "urls": "presigned Wasabi links from uid_to_url.json",
     "drive-archive": "videos.tar.gz from the benchmark's Drive folder, unpacked into videos/",
     "drive-ids": "one Google Drive file per clip, ids from questions.json",
+    "huggingface": "the five zip archives of the public lmms-lab/egoschema dataset on Hugging "
+    "Face (~105 GB), unpacked into videos/",
 }
+# The default order: presigned links first (the official route), then Hugging Face (a CDN
+# with no per-file quota), then Drive, whose "too many users" quota hits big files most.
+DEFAULT_ROUTES = ("urls", "huggingface", "drive-archive", "drive-ids")
+HF_ARCHIVES = tuple(f"videos_chunked_{i:02d}.zip" for i in range(1, 6))
+# Where the archives are kept, and their top folder (its clips belong in videos/).
+HF_ARCHIVE_DIR = "archives"
+HF_TOP_FOLDER = "videos/"
 ARCHIVE_NAME = "videos.tar.gz"
 # The archive's top folder; its clips belong in videos/.
 ARCHIVE_TOP_FOLDER = "good_clips_git/"
@@ -91,7 +100,7 @@ def read_questions(path: Path) -> tuple[list[RemoteFile], list[tuple[str, Egoget
 
 def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher) -> PlannedRun:
     """The metadata beside the videos, and the clips by the first route that can be planned."""
-    routes = config.source or (["urls"] if config.uid_to_url else list(ROUTES))
+    routes = config.source or (["urls"] if config.uid_to_url else list(DEFAULT_ROUTES))
     check_choices("source", routes, ROUTES)
     metadata = {}
     if config.metadata or "drive-ids" in routes:
@@ -106,6 +115,10 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
             if route == "urls":
                 files, refused = read_uid_to_url(_uid_to_url_path(config, fetcher))
                 check_link_expiry(files, registry)
+            elif route == "huggingface":
+                files, refused = _hf_archives(config, registry), []
+                into = safe_relative_path("videos")
+                finishing = [Unpack(f.dest, into, strip_prefix=HF_TOP_FOLDER) for f in files]
             elif route == "drive-archive":
                 files, refused = [_drive_folder_file(config, ARCHIVE_NAME)], []
                 into = safe_relative_path("videos")
@@ -120,6 +133,19 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
         notes.append(f"clips by route {route}: {ROUTES[route]}")
         return PlannedRun(config.planned_share(files), refused, notes, finishing)
     raise AssertionError("unreachable: the last route raises")
+
+
+def _hf_archives(config: EgoSchemaConfig, registry: SourceRegistry) -> list[RemoteFile]:
+    """The Hugging Face archives, sized now: a mirror that does not answer fails the route
+    while planning, so the next route is tried instead."""
+    base = config.hf_url.rstrip("/") + "/"
+    files = []
+    for name in HF_ARCHIVES:
+        uri = base + name
+        stat = registry.for_uri(uri).stat(uri)
+        dest = safe_relative_path(f"{HF_ARCHIVE_DIR}/{name}")
+        files.append(RemoteFile(uri, dest, size=stat.size, etag=stat.etag))
+    return files
 
 
 def _uid_to_url_path(config: EgoSchemaConfig, fetcher: Fetcher) -> Path:
