@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # egoget against s5cmd, aws cli and plain boto3 on one local SeaweedFS server, in one run.
 # Usage: bash bench/run.sh [--large-mib 1024 --large-count 4 --small-count 2000 --repeats 3]
-# (the options go to bench.compare; bench.rerun runs with its defaults)
+# (the options go to bench.compare; bench.rerun and bench.prepare run with their defaults)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/bootstrap.sh"
 cd "$REPO_ROOT"
 python -m pip install --quiet --disable-pip-version-check -e ".[bench]" > /dev/null
 python -m bench.compare "$@"
 python -m bench.rerun
+python -m bench.prepare
