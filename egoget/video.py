@@ -143,7 +143,9 @@ def run_encodes(
     if stop and isinstance(stop[0], DiskFullError):
         raise stop[0]
     if cancelled.is_set():
-        raise Interrupted("interrupted: finished videos are kept; rerun to make the rest")
+        raise Interrupted(
+            "interrupted: every finished file is kept", hint="rerun the same command for the rest"
+        )
     return result
 
 
