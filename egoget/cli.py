@@ -195,7 +195,7 @@ class ProgressView:
 
 
 class CountProgress:
-    """Progress of work counted in items (videos encoded, members unpacked), not bytes."""
+    """Progress of work counted in items (chunks encoded, clips cut), not bytes."""
 
     def __init__(self, total: int, unit: str, mode: str):
         self._total = total
