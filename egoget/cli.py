@@ -71,7 +71,7 @@ from .transfer.events import (
     Restarting,
     Retrying,
 )
-from .video import default_encoders, run_encodes
+from .video import default_encoders, not_made_yet, run_encodes
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_FAILURES_SHOWN = 20
@@ -982,7 +982,7 @@ def prepare_egovlp(
     if not quiet:
         err(f"probing {len(videos)} videos ...")
     plan = egovlp_videos.plan_chunks(videos, output, chunk_seconds, procs)
-    todo = [e for e in plan.encodes if not e.dest.is_file()]
+    todo = not_made_yet(plan.encodes)
     if not quiet or dry_run:
         err(
             f"plan: {len(videos)} videos, {len(plan.finished)} already chunked; "
@@ -998,7 +998,7 @@ def prepare_egovlp(
         with stop_on_signals(cancelled) as received:
             try:
                 result = run_encodes(
-                    plan.encodes, procs, cancelled, lambda e, error: progress(str(e.dest), error)
+                    todo, procs, cancelled, lambda e, error: progress(str(e.dest), error)
                 )
             except Interrupted as exc:
                 exc.exit_code = received[0] if received else exc.exit_code
@@ -1007,7 +1007,7 @@ def prepare_egovlp(
         progress.close()
         egovlp_videos.mark_finished(plan, output, chunk_seconds)
     failed = len(result.failed) + len(plan.unreadable)
-    already = result.skipped + sum(plan.finished.values())
+    already = len(plan.encodes) - len(todo) + sum(plan.finished.values())
     click.echo(
         f"egoget: {result.written} chunks made, {already} already there, {failed} failed "
         f"(in {output / egovlp_videos.CHUNK_DIR})"

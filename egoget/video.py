@@ -63,7 +63,6 @@ class Encode:
 @dataclass
 class EncodeResult:
     written: int = 0
-    skipped: int = 0
     failed: dict[str, EgogetError] = field(default_factory=dict)
 
 
@@ -102,20 +101,19 @@ def probe_all(ffprobe: str, videos: list[Path], procs: int) -> dict[Path, float 
         return dict(zip(videos, pool.map(one, videos), strict=True))
 
 
+def not_made_yet(encodes: Iterable[Encode]) -> list[Encode]:
+    """The encodes whose output does not exist: a final name only appears once complete."""
+    return [encode for encode in encodes if not encode.dest.is_file()]
+
+
 def run_encodes(
-    encodes: Iterable[Encode], procs: int, cancelled: threading.Event, progress: EncodeProgress
+    todo: list[Encode], procs: int, cancelled: threading.Event, progress: EncodeProgress
 ) -> EncodeResult:
-    """Make every output that does not exist yet, ``procs`` ffmpeg processes at a time.
+    """Make these outputs, ``procs`` ffmpeg processes at a time (see ``not_made_yet``).
 
     A failed output is reported and the others go on; a full disk or Ctrl-C stops them all."""
     ffmpeg = find_tool("ffmpeg")
     result = EncodeResult()
-    todo: list[Encode] = []
-    for encode in encodes:
-        if encode.dest.is_file():
-            result.skipped += 1
-        else:
-            todo.append(encode)
     lock = threading.Lock()
     stop: list[EgogetError] = []
 

@@ -30,7 +30,7 @@ from ..model import PlannedRun, RemoteFile
 from ..paths import SafeRelPath, safe_relative_path
 from ..sources import SourceRegistry
 from ..steps import StartProgress, StepOutcome
-from ..video import Encode, find_tool, run_encodes
+from ..video import Encode, find_tool, not_made_yet, run_encodes
 from . import Fetcher, ego4d
 from .drive_assets import SOCIAL_CHECKPOINTS, asset_files
 
@@ -106,17 +106,17 @@ class CutClips:
             clips, refused = clip_encodes(output, dest)
             encodes += clips
             failed += refused
-        todo = sum(not e.dest.is_file() for e in encodes)
-        progress = start_progress(todo + len(failed), "clips")
+        todo = not_made_yet(encodes)
+        progress = start_progress(len(todo) + len(failed), "clips")
         for name, error in failed:
             progress(name, error)
         result = run_encodes(
-            encodes, self.procs, cancelled, lambda e, error: progress(e.dest.name, error)
+            todo, self.procs, cancelled, lambda e, error: progress(e.dest.name, error)
         )
         failed += list(result.failed.items())
         return StepOutcome(
-            f"cut clips into {CLIPS_DIR}/: {result.written} made, {result.skipped} already "
-            f"there, {len(failed)} failed",
+            f"cut clips into {CLIPS_DIR}/: {result.written} made, "
+            f"{len(encodes) - len(todo)} already there, {len(failed)} failed",
             failed,
             failures_shown=True,
         )

@@ -99,9 +99,11 @@ def _chunks_made_before(video: Path, output: Path, chunk_s: int) -> int | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     chunks = expected["chunks"]
-    if marker != expected or not all((folder / f"{k}.mp4").is_file() for k in range(chunks)):
-        return None
-    return chunks
+    return chunks if marker == expected and _all_chunks_exist(folder, chunks) else None
+
+
+def _all_chunks_exist(folder: Path, chunks: int) -> bool:
+    return all((folder / f"{k}.mp4").is_file() for k in range(chunks))
 
 
 def plan_chunks(videos: list[Path], output: Path, chunk_s: int, procs: int) -> ChunkPlan:
@@ -127,6 +129,6 @@ def mark_finished(plan: ChunkPlan, output: Path, chunk_s: int) -> None:
     """Record each video whose chunks now all exist, for the next run's fast skip."""
     for video, chunks in plan.chunks_by_video.items():
         folder = chunk_folder(output, video)
-        if all((folder / f"{k}.mp4").is_file() for k in range(chunks)):
+        if _all_chunks_exist(folder, chunks):
             payload = _marker_payload(video, chunk_s, chunks)
             (folder / DONE_MARKER).write_text(json.dumps(payload) + "\n")
