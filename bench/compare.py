@@ -22,11 +22,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import publish
 from egoget.mirror import SeaweedServer
 from egoget.mirror.seed import ObjectReader, ensure_bucket, object_bytes, put_object
 
 MIB = 1024 * 1024
-RESULTS = Path(__file__).parent / "results"
 BOTO3_SCRIPT = """
 import sys, boto3
 from concurrent.futures import ThreadPoolExecutor
@@ -166,9 +166,7 @@ def main() -> None:
                           f"cpu {sample.cpu_seconds:5.2f} s rss {sample.peak_rss_mib:6.0f} MiB",
                           flush=True)  # fmt: skip
         report = table(workloads, tools, results)
-        print("\n" + report)
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "latest.md").write_text(report + "\n")
+        publish(report, "latest.md")
     finally:
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+from bench import publish
+
 SCALE = "scale=trunc(oh*a/2)*2:256"
 
 
@@ -86,9 +87,7 @@ def main() -> None:
         median = statistics.median(samples)
         lines.append(f"| {name} | {median:.2f} | {baseline / median:.2f}x |")
     report = "\n".join(lines) + "\n"
-    print(report)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "prepare.md").write_text(report)
+    publish(report, "prepare.md")
 
 
 if __name__ == "__main__":

@@ -20,10 +20,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench import publish
 from egoget.mirror import SeaweedServer
 from egoget.mirror.seed import CONSORTIUM_BUCKET, ensure_bucket
 
-RESULTS = Path(__file__).parent / "results"
 VIDEO_BUCKET = "ego4d-cmu"
 
 
@@ -102,9 +102,7 @@ def main() -> None:
             f"| first download (once) | egoget {first['egoget']:.1f} s | "
             f"official {first['official']:.1f} s |",
         ])  # fmt: skip
-        print("\n" + report)
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "rerun.md").write_text(report + "\n")
+        publish(report, "rerun.md")
     finally:
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
