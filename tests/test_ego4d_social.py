@@ -180,3 +180,15 @@ def test_checkpoints_come_from_the_drive_folder_in_the_same_run(
         assert (out / "checkpoints" / name).read_bytes() == data
     assert (out / "data" / "full_scale" / f"{AV_VIDEO}.mp4").is_file()
     assert not (out / "data" / "videos").exists(), "no clips without --cut-clips"
+
+
+def test_cut_clips_refuses_a_shard_which_lacks_the_other_shares_annotations(
+    social_release: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "social"
+    result = download(capsys, out, "--cut-clips", "--shard", "1/2")
+    assert result.exit_code == 2, result.output
+    assert "--cut-clips needs the whole download" in result.output
+    assert not (out / "data").exists()
+    share = download(capsys, out, "--shard", "1/2")
+    assert share.exit_code == 0, share.output

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Ego4dSocialConfig
-from ..errors import EgogetError, ManifestError
+from ..errors import EgogetError, ManifestError, UsageError
 from ..jsonfile import read_json
 from ..model import PlannedRun, RemoteFile
 from ..paths import SafeRelPath, safe_relative_path
@@ -47,6 +47,13 @@ _CLIP_UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetcher) -> PlannedRun:
+    if config.cut_clips and config.shard:
+        # A share holds only some annotation files and videos; cutting needs all of them.
+        raise UsageError(
+            "--cut-clips needs the whole download, not one --shard of it",
+            hint="download every share without --cut-clips, then run once with --cut-clips and "
+            "no --shard on the output they share (it fetches only what is missing)",
+        )
     if config.cut_clips and not config.dry_run:
         find_tool("ffmpeg")  # before hours of downloading, not after
     manifests = {
