@@ -61,6 +61,7 @@ from .run import (
 from .sources import SourceRegistry
 from .sources.http import redact_url
 from .steps import ItemProgress
+from .transfer.diskio import IoMode
 from .transfer.events import (
     BytesReceived,
     Event,
@@ -298,6 +299,7 @@ def write_report(path: Path | None, result: RunResult, registry: SourceRegistry)
         "files_done": s.files_done,
         "bytes_done": s.bytes_done,
         "bytes_received": s.bytes_received,
+        "bytes_direct_io": s.bytes_direct_io,
         "failed": {dest: error.message for dest, error in s.failed.items()},
         "refused": [[shown_uri(registry, u), e.message] for u, e in result.refused],
         "fatal": s.fatal.message if s.fatal else None,
@@ -369,6 +371,14 @@ def transfer_options(command: F) -> F:
             "[default: 30].",
         ),
         click.option("--limit-rate", help="Cap total bandwidth, e.g. 50M or 500k (bytes/s)."),
+        click.option(
+            "--io",
+            "io_mode",
+            type=click.Choice([mode.value for mode in IoMode]),
+            help="How files are written. direct: bypass the page cache (less CPU, no copy of "
+            "every byte); buffered: through the page cache; auto: direct on a local ext4/xfs "
+            "disk that does not spin [default: auto].",
+        ),
         click.option(
             "--endpoint-url",
             help="S3-compatible endpoint (also AWS_ENDPOINT_URL), e.g. http://127.0.0.1:8333.",

@@ -26,6 +26,7 @@ from .constants import (
 from .errors import ConfigError
 from .jsonfile import read_json_object
 from .model import Plan, RemoteFile
+from .transfer.diskio import IoMode
 from .video import default_encoders
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -63,6 +64,9 @@ class TransferConfig(BaseModel):
     stall_timeout_s: float = Field(DEFAULT_STALL_TIMEOUT_S, gt=0)
     connect_timeout_s: float = Field(DEFAULT_CONNECT_TIMEOUT_S, gt=0)
     limit_rate: str | None = Field(None, description="Bandwidth cap, e.g. 50M (bytes/s)")
+    io_mode: IoMode = Field(
+        IoMode.AUTO, description="auto, direct or buffered: how part files are written"
+    )
     endpoint_url: str | None = None
     aws_profile: str | None = Field(
         None, validation_alias=AliasChoices("aws_profile", "aws_profile_name", "s3_profile")

@@ -174,6 +174,7 @@ class OutputSession:
                 chunk_size=config.chunk_size_mib * MIB,
                 max_attempts=config.max_attempts,
                 limit_rate_bytes_per_s=config.limit_rate_bytes_per_s,
+                io_mode=config.io_mode,
             ),
             emit,
             cancelled,

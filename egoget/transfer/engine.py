@@ -44,6 +44,15 @@ from ..paths import destination_inside
 from ..sources import Source, SourceRegistry
 from ..sources.base import RemoteStat
 from .chunks import ChunkLayout, layout_for
+from .diskio import (
+    DIRECT_IO_ALIGN_BYTES,
+    IoMode,
+    PartWriter,
+    aligned_buffer,
+    aligned_read_size,
+    open_direct,
+    use_direct_io,
+)
 from .events import (
     BytesReceived,
     EventSink,
@@ -76,6 +85,7 @@ class TransferOptions:
     max_attempts: int
     max_restarts: int = 3
     limit_rate_bytes_per_s: int | None = None
+    io_mode: IoMode = IoMode.AUTO
 
 
 class _State(enum.Enum):
@@ -95,7 +105,7 @@ class _Job:
         size: int,
         final_path: Path,
         layout: ChunkLayout,
-        fd: int,
+        writer: PartWriter,
         done: dict[int, bytes],
         restarts: int,
     ):
@@ -108,7 +118,7 @@ class _Job:
         self.final_path = final_path
         self.part_path = final_path.with_name(final_path.name + PART_SUFFIX)
         self.layout = layout
-        self.fd = fd
+        self.writer = writer
         self.done = done
         self.restarts = restarts
         self.state = _State.ACTIVE
@@ -122,6 +132,10 @@ class _Job:
     def journaled(self) -> bool:
         # A one-chunk file restarts from zero anyway: skip the ledger writes for it.
         return self.layout.count > 1
+
+    @property
+    def fd(self) -> int:
+        return self.writer.fd
 
 
 @dataclass(frozen=True)
@@ -156,6 +170,7 @@ class Engine:
         self._partials = ledger.partial_files()
         self._real_out_dir = Path(os.path.realpath(out_dir))
         self._checked_dirs: set[str] = set()
+        self._direct_io = use_direct_io(options.io_mode, self._real_out_dir)
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -183,8 +198,7 @@ class Engine:
         return summary
 
     def _worker(self) -> None:
-        buffer = bytearray(READ_BUFFER_BYTES)
-        view = memoryview(buffer)
+        view = aligned_buffer(READ_BUFFER_BYTES)
         while not self._cancelled.is_set():
             task = self._next_task()
             if task is None:
@@ -280,11 +294,19 @@ class Engine:
             progress = resumable.chunk_progress
         layout = layout_for(size, target_chunk, part_size)
         fd = self._open_part_file(part_path, size, truncate=not (done or progress))
+        direct_fd = -1
+        if self._direct_io and size >= DIRECT_IO_ALIGN_BYTES:
+            try:
+                direct_fd = open_direct(part_path)
+            except OSError as exc:
+                os.close(fd)
+                raise _local_write_error(exc, part_path, size) from exc
         if not (done or progress) and layout.count > 1:
             self._ledger.start_partial(
                 file.dest, identity, size, file.etag, layout.chunk_size, part_size
             )
-        job = _Job(file, identity, size, final_path, layout, fd, done, restarts)
+        writer = PartWriter(fd, direct_fd)
+        job = _Job(file, identity, size, final_path, layout, writer, done, restarts)
         job.planned = planned
         job.progress = dict(progress)
         job.etag_is_md5 = source.etag_is_md5(file.uri)
@@ -366,11 +388,12 @@ class Engine:
                 while offset < end:
                     if self._cancelled.is_set():
                         raise Interrupted("interrupted")
-                    got = stream.readinto(view)
-                    _write_all(job.fd, view[:got], offset)
+                    want = aligned_read_size(offset, end - offset, len(view))
+                    got = stream.readinto(view[:want])
+                    direct = job.writer.write(view[:got], offset)
                     hasher.update(view[:got])
                     offset += got
-                    self._count(job, got)
+                    self._count(job, got, direct)
                     if job.journaled and offset - checkpoint >= CHECKPOINT_BYTES and offset < end:
                         self._ledger.record_progress(job.file.dest, index, offset - start)
                         checkpoint = offset
@@ -402,10 +425,12 @@ class Engine:
                 if self._cancelled.wait(delay):
                     raise Interrupted("interrupted") from exc
 
-    def _count(self, job: _Job, nbytes: int) -> None:
+    def _count(self, job: _Job, nbytes: int, direct: bool) -> None:
         job.counted_bytes += nbytes
         with self._lock:
             self._summary.bytes_received += nbytes
+            if direct:
+                self._summary.bytes_direct_io += nbytes
         self._emit(BytesReceived(job.file.dest, nbytes))
         if self._limiter is not None:
             self._limiter.consume(nbytes, self._cancelled)
@@ -565,9 +590,7 @@ class Engine:
         return "+".join(checked)
 
     def _close(self, job: _Job) -> None:
-        if job.fd >= 0:
-            os.close(job.fd)
-            job.fd = -1
+        job.writer.close()
 
     def _report_failure(self, dest: str, error: EgogetError) -> None:
         with self._lock:
@@ -583,13 +606,6 @@ def _hash_from_disk(fd: int, hasher: PartHasher, start: int, end: int) -> None:
             raise IntegrityError("the part file is shorter than its recorded progress")
         hasher.update(memoryview(block))
         offset += len(block)
-
-
-def _write_all(fd: int, data: memoryview, offset: int) -> None:
-    while data:
-        written = os.pwrite(fd, data, offset)
-        data = data[written:]
-        offset += written
 
 
 def _size_of(path: Path) -> int | None:

@@ -59,6 +59,7 @@ class TransferSummary:
     files_done: int = 0
     bytes_done: int = 0
     bytes_received: int = 0
+    bytes_direct_io: int = 0  # of bytes_received, written bypassing the page cache
     failed: dict[str, EgogetError] = field(default_factory=dict)
     fatal: EgogetError | None = None
     interrupted: bool = False

@@ -1,0 +1,158 @@
+"""Direct I/O: part files written around the page cache, byte-exact whatever the alignment."""
+
+from __future__ import annotations
+
+import io
+import mmap
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+
+from egoget.mirror import SeaweedServer
+from egoget.mirror.seed import ensure_bucket, object_bytes
+from egoget.transfer.diskio import (
+    DIRECT_IO_ALIGN_BYTES,
+    IoMode,
+    PartWriter,
+    aligned_read_size,
+    filesystem_type,
+    open_direct,
+    use_direct_io,
+)
+
+from .conftest import no_part_files, run_cli
+
+MIB = 1024 * 1024
+# S3 parts of 5 MiB + 1000 bytes: every chunk boundary, and the file's end, are off the 4 KiB
+# grid, so each chunk starts with a buffered write and realigns.
+ODD_PART_BYTES = 5 * MIB + 1000
+ODD_SIZE = 3 * ODD_PART_BYTES + 777
+BUCKET = "egoget-direct"
+KEY = "videos/odd-parts.mp4"
+
+needs_o_direct = pytest.mark.skipif(not hasattr(os, "O_DIRECT"), reason="no O_DIRECT here")
+
+
+@pytest.fixture(scope="module")
+def odd_object(s3_server: SeaweedServer) -> bytes:
+    client = s3_server.client()
+    ensure_bucket(client, BUCKET)
+    body = object_bytes(KEY, ODD_SIZE)
+    config = TransferConfig(multipart_threshold=ODD_PART_BYTES, multipart_chunksize=ODD_PART_BYTES)
+    client.upload_fileobj(io.BytesIO(body), BUCKET, KEY, Config=config)
+    assert client.head_object(Bucket=BUCKET, Key=KEY)["ETag"].endswith('-4"')
+    return body
+
+
+def direct_io_works_in(folder: Path) -> bool:
+    probe = folder / "probe"
+    probe.write_bytes(b"")
+    fd = open_direct(probe)
+    if fd >= 0:
+        os.close(fd)
+    return fd >= 0
+
+
+@needs_o_direct
+def test_direct_download_of_unaligned_parts_is_byte_exact_and_etag_checked(
+    odd_object: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not direct_io_works_in(tmp_path):
+        pytest.skip(f"the filesystem of {tmp_path} refuses O_DIRECT")
+    out = tmp_path / "out"
+    result = run_cli(
+        ["fetch", f"s3://{BUCKET}/{KEY}", "-o", str(out), "--io", "direct", "-j", "4"],
+        capsys,
+        report=tmp_path / "report.json",
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "odd-parts.mp4").read_bytes() == odd_object
+    assert result.report is not None
+    direct = result.report["bytes_direct_io"]
+    # Most bytes bypass the cache; the unaligned heads and the tail cannot.
+    assert ODD_SIZE * 0.9 < direct < ODD_SIZE, direct
+    assert not no_part_files(out)
+    ledger = sqlite3.connect(out / ".egoget" / "ledger.sqlite")
+    (checked,) = ledger.execute("SELECT checked FROM files").fetchone()
+    assert "etag-multipart" in checked, checked
+
+
+def test_buffered_mode_writes_nothing_directly(
+    odd_object: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    result = run_cli(
+        ["fetch", f"s3://{BUCKET}/{KEY}", "-o", str(out), "--io", "buffered"],
+        capsys,
+        report=tmp_path / "report.json",
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "odd-parts.mp4").read_bytes() == odd_object
+    assert result.report is not None and result.report["bytes_direct_io"] == 0
+
+
+def test_unknown_io_mode_is_a_usage_error_naming_the_choices(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(["fetch", "s3://b/k", "-o", str(tmp_path), "--io", "fast"], capsys)
+    assert result.exit_code == 2
+    assert "'auto', 'direct', 'buffered'" in result.output, result.output
+
+
+@needs_o_direct
+def test_a_write_the_device_refuses_goes_through_the_page_cache(tmp_path: Path) -> None:
+    path = tmp_path / "part"
+    path.write_bytes(bytes(3 * DIRECT_IO_ALIGN_BYTES))
+    direct_fd = open_direct(path)
+    if direct_fd < 0:
+        pytest.skip(f"the filesystem of {tmp_path} refuses O_DIRECT")
+    writer = PartWriter(os.open(path, os.O_RDWR), direct_fd)
+    aligned = memoryview(mmap.mmap(-1, DIRECT_IO_ALIGN_BYTES))
+    aligned[:] = b"a" * DIRECT_IO_ALIGN_BYTES
+    assert writer.write(aligned, 0) is True
+    # Off by one byte in memory: O_DIRECT answers EINVAL, and the writer falls back for good.
+    misplaced = memoryview(bytearray(DIRECT_IO_ALIGN_BYTES + 1))[1:]
+    misplaced[:] = b"b" * DIRECT_IO_ALIGN_BYTES
+    assert writer.write(misplaced, DIRECT_IO_ALIGN_BYTES) is False
+    assert writer.direct_refused
+    assert writer.write(aligned, 2 * DIRECT_IO_ALIGN_BYTES) is False
+    writer.close()
+    assert path.read_bytes() == b"a" * 4096 + b"b" * 4096 + b"a" * 4096
+
+
+@pytest.mark.parametrize(
+    ("offset", "remaining", "expected"),
+    [
+        (0, 10 * MIB, MIB),  # aligned: a whole buffer
+        (1000, 10 * MIB, DIRECT_IO_ALIGN_BYTES - 1000),  # off the grid: just up to it
+        (8192, 100, 100),  # the end of the range
+        (4097, 10, 10),
+    ],
+)
+def test_reads_are_sized_to_get_back_onto_the_alignment_grid(
+    offset: int, remaining: int, expected: int
+) -> None:
+    assert aligned_read_size(offset, remaining, MIB) == expected
+
+
+MOUNTINFO = """\
+22 27 0:21 / /proc rw,relatime - proc proc rw
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard
+35 27 0:45 / /data rw,relatime shared:1 - nfs4 server:/export rw,vers=4.2
+36 27 8:17 / /scratch rw - xfs /dev/sdb1 rw
+"""
+
+
+def test_filesystem_type_is_read_from_mountinfo_by_device_number() -> None:
+    assert filesystem_type(MOUNTINFO, 254, 0) == "ext4"
+    assert filesystem_type(MOUNTINFO, 0, 45) == "nfs4"  # optional fields before the dash
+    assert filesystem_type(MOUNTINFO, 8, 17) == "xfs"
+    assert filesystem_type(MOUNTINFO, 9, 9) is None
+
+
+def test_explicit_modes_override_the_automatic_choice(tmp_path: Path) -> None:
+    assert use_direct_io(IoMode.BUFFERED, tmp_path) is False
+    assert use_direct_io(IoMode.DIRECT, tmp_path) is hasattr(os, "O_DIRECT")
