@@ -15,6 +15,9 @@ DEFAULT_PROCS = 8
 DEFAULT_CHUNK_SIZE_MIB = 16
 # Reads from the socket go straight into one reusable buffer per worker: memory stays flat.
 READ_BUFFER_BYTES = 1024 * 1024
+# A worker reads on while its last buffers wait to be hashed in a wide SIMD batch.
+READ_BUFFERS_PER_WORKER = 3
+MD5_BATCH_LINGER_S = 0.001
 # How much of an unfinished chunk a SIGKILL may cost: progress is recorded this often.
 CHECKPOINT_BYTES = 2 * 1024 * 1024
 DEFAULT_STALL_TIMEOUT_S = 30.0

@@ -9,7 +9,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.egoget-installed"
-want="$(sha256sum "$REPO_ROOT/pyproject.toml" | cut -d' ' -f1)"
+# The C helper is compiled at install: a change to it re-installs too.
+want="$(cat "$REPO_ROOT/pyproject.toml" "$REPO_ROOT"/egoget/_md5lanes.c "$REPO_ROOT"/egoget/_md5lanes_kernel.h | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "bootstrap: installing egoget[test] into $VENV" >&2
   log="$VENV/pip-install.log"

@@ -27,7 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from ..constants import CHECKPOINT_BYTES, INTERRUPT_GRACE_S, PART_SUFFIX, READ_BUFFER_BYTES
+from ..constants import (
+    CHECKPOINT_BYTES,
+    INTERRUPT_GRACE_S,
+    PART_SUFFIX,
+    READ_BUFFER_BYTES,
+    READ_BUFFERS_PER_WORKER,
+)
 from ..errors import (
     AuthError,
     DiskFullError,
@@ -71,6 +77,7 @@ from .integrity import (
     multipart_parts,
     single_part_md5,
 )
+from .md5 import BufferRing
 from .retry import RateLimiter, backoff_delay_s
 
 T = TypeVar("T")
@@ -198,14 +205,14 @@ class Engine:
         return summary
 
     def _worker(self) -> None:
-        view = aligned_buffer(READ_BUFFER_BYTES)
+        buffers = BufferRing(READ_BUFFERS_PER_WORKER, lambda: aligned_buffer(READ_BUFFER_BYTES))
         while not self._cancelled.is_set():
             task = self._next_task()
             if task is None:
                 return
             try:
                 if isinstance(task, _ChunkTask):
-                    self._run_chunk(task, view)
+                    self._run_chunk(task, buffers)
                 else:
                     self._open_file(task, restarts=0)
             except Exception as exc:
@@ -354,7 +361,7 @@ class Engine:
 
     # --- one chunk ----------------------------------------------------------------------------
 
-    def _run_chunk(self, task: _ChunkTask, view: memoryview) -> None:
+    def _run_chunk(self, task: _ChunkTask, buffers: BufferRing) -> None:
         job = task.job
         with job.lock:
             if job.state is not _State.ACTIVE:
@@ -363,14 +370,14 @@ class Engine:
         error: EgogetError | None = None
         part_md5s = b""
         try:
-            part_md5s = self._fetch_chunk(job, task.index, view)
+            part_md5s = self._fetch_chunk(job, task.index, buffers)
         except EgogetError as exc:
             error = exc
         except OSError as exc:
             error = _local_write_error(exc, job.part_path, job.size)
         self._chunk_ended(job, task.index, part_md5s, error)
 
-    def _fetch_chunk(self, job: _Job, index: int, view: memoryview) -> bytes:
+    def _fetch_chunk(self, job: _Job, index: int, buffers: BufferRing) -> bytes:
         source: Source = self._registry.for_uri(job.file.uri)
         start, end = job.layout.bounds(index)
         want_sha256 = job.file.sha256 is not None and job.layout.count == 1
@@ -388,10 +395,11 @@ class Engine:
                 while offset < end:
                     if self._cancelled.is_set():
                         raise Interrupted("interrupted")
+                    slot, view = buffers.take()
                     want = aligned_read_size(offset, end - offset, len(view))
                     got = stream.readinto(view[:want])
                     direct = job.writer.write(view[:got], offset)
-                    hasher.update(view[:got])
+                    buffers.lend(slot, hasher.update(view[:got]))
                     offset += got
                     self._count(job, got, direct)
                     if job.journaled and offset - checkpoint >= CHECKPOINT_BYTES and offset < end:

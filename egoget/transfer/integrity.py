@@ -7,6 +7,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from .md5 import Md5Stream, Pending, settle, submit
+
 _MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
 _MULTIPART_ETAG = re.compile(r"^([0-9a-f]{32})-(\d+)$")
 _HASH_READ_BYTES = 4 * 1024 * 1024
@@ -41,28 +43,37 @@ class PartHasher:
             list(range(start - start % part_size + part_size, end, part_size)) if part_size else []
         )
         self._offset = start
-        self._current = hashlib.md5()
-        self._digests: list[bytes] = []
+        self._parts = [Md5Stream()]
         self._sha256 = hashlib.sha256() if want_sha256 else None
+        self._in_flight: list[Pending] = []
 
-    def update(self, data: memoryview) -> None:
+    def update(self, data: memoryview) -> Pending | None:
+        """Hash ``data``, perhaps later: its bytes must stay untouched until the returned
+        handle is settled (``md5.settle``)."""
         if self._sha256 is not None:
             self._sha256.update(data)
+        pieces = []
         while data:
             if self._boundaries and self._offset + len(data) >= self._boundaries[0]:
                 take = self._boundaries.pop(0) - self._offset
-                self._current.update(data[:take])
-                self._digests.append(self._current.digest())
-                self._current = hashlib.md5()
+                pieces.append((self._parts[-1], data[:take]))
+                self._parts.append(Md5Stream())
                 data = data[take:]
                 self._offset += take
             else:
-                self._current.update(data)
+                pieces.append((self._parts[-1], data))
                 self._offset += len(data)
                 break
+        pending = submit(pieces)
+        if pending is not None:
+            self._in_flight.append(pending)
+        return pending
 
     def part_md5s(self) -> bytes:
-        return b"".join(self._digests) + self._current.digest()
+        for pending in self._in_flight:
+            settle(pending)
+        self._in_flight.clear()
+        return b"".join(part.digest() for part in self._parts)
 
     def sha256(self) -> bytes | None:
         return self._sha256.digest() if self._sha256 is not None else None
