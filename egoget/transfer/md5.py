@@ -21,17 +21,14 @@ from types import ModuleType
 
 from ..constants import MD5_BATCH_LINGER_S
 
-_lanes: ModuleType | None
 try:
-    from .. import _md5lanes
-
-    _lanes = _md5lanes
+    from .. import _md5lanes as _lanes
 except ImportError:  # built without a C compiler: hashlib it is
-    _lanes = None
+    _lanes = None  # type: ignore[assignment]
 
 
 class Md5Stream:
-    """One MD5 in progress; fed only through ``update_streams``."""
+    """One MD5 in progress; fed only through ``submit``."""
 
     __slots__ = ("_hashlib", "_state")
 
@@ -44,7 +41,7 @@ class Md5Stream:
 
     def digest(self) -> bytes:
         if _lanes is not None:
-            return bytes(_lanes.digest(self._state))
+            return _lanes.digest(self._state)
         return self._hashlib.digest()
 
 
