@@ -4,8 +4,9 @@ One MD5 stream runs at OpenSSL's ~700 MB/s per core, and on two cores that was t
 of a verified download after the page-cache copy. A download has many independent streams at
 once (each multipart part, each small file), so workers hand their pieces to one hashing thread,
 which advances up to 16 streams per vector instruction (`egoget/_md5lanes.c`): ~3.7 GB/s on the
-benchmark machine. A worker waits for its own pieces only; pieces that arrive while a batch runs
-form the next batch, so batches fill up exactly when hashing is the bottleneck.
+benchmark machine. A worker reads on into its next buffer (``BufferRing``) and waits only when
+it needs a buffer or a digest back; the thread hashes when the lanes would be full, or when a
+worker waits.
 
 Without the compiled helper (no C compiler at install), streams are hashlib's, hashed in the
 worker's own thread as before.
@@ -65,7 +66,7 @@ class _LaneHasher:
 
     def __init__(self, lanes: ModuleType):
         self._lanes = lanes
-        self._width = lanes.set_lanes(0)
+        self._width: int = lanes.set_lanes(0)
         self._cond = threading.Condition()
         self._queue: list[Pending] = []
         self._needed = 0  # workers blocked until some piece is hashed
@@ -84,6 +85,10 @@ class _LaneHasher:
                 self._cond.notify_all()
         return pending
 
+    @property
+    def width(self) -> int:
+        return self._width
+
     def wait(self, pending: Pending) -> None:
         with self._cond:
             self._needed += 1
@@ -91,8 +96,6 @@ class _LaneHasher:
             while not pending.done:
                 self._cond.wait()
             self._needed -= 1
-        if pending.error is not None:
-            raise pending.error
 
     def _serve(self) -> None:
         while True:
@@ -152,10 +155,12 @@ def submit(pieces: Sequence[Piece]) -> Pending | None:
 
 
 def settle(pending: Pending | None) -> None:
-    """Wait until ``pending`` is hashed."""
-    if pending is not None and not pending.done and _hasher is not None:
+    """Wait until ``pending`` is hashed (None: it was hashed on the spot)."""
+    if pending is None:
+        return
+    if not pending.done and _hasher is not None:
         _hasher.wait(pending)
-    if pending is not None and pending.error is not None:
+    if pending.error is not None:
         raise pending.error
 
 
@@ -180,4 +185,4 @@ class BufferRing:
 
 def simd_lanes() -> int:
     """How many streams advance together here (1: no SIMD helper)."""
-    return _lanes.set_lanes(0) if _lanes is not None else 1
+    return _hasher.width if _hasher is not None else 1
