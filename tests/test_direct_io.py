@@ -80,6 +80,32 @@ def test_direct_download_of_unaligned_parts_is_byte_exact_and_etag_checked(
     assert "etag-multipart" in checked, checked
 
 
+@needs_o_direct
+def test_small_files_go_direct_but_for_their_ragged_ends(
+    s3_server: SeaweedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not direct_io_works_in(tmp_path):
+        pytest.skip(f"the filesystem of {tmp_path} refuses O_DIRECT")
+    client = s3_server.client()
+    ensure_bucket(client, BUCKET)
+    sizes = [70_001, 300_000, 3 * DIRECT_IO_ALIGN_BYTES]
+    bodies = {f"small/{size}.bin": object_bytes(f"small{size}", size) for size in sizes}
+    for key, body in bodies.items():
+        client.put_object(Bucket=BUCKET, Key=key, Body=body)
+    out = tmp_path / "out"
+    result = run_cli(
+        ["fetch", f"s3://{BUCKET}/small/", "-o", str(out), "--io", "direct"],
+        capsys,
+        report=tmp_path / "report.json",
+    )
+    assert result.exit_code == 0, result.output
+    for key, body in bodies.items():
+        assert (out / key.removeprefix("small/")).read_bytes() == body
+    assert result.report is not None
+    whole_blocks = sum(size - size % DIRECT_IO_ALIGN_BYTES for size in sizes)
+    assert result.report["bytes_direct_io"] == whole_blocks
+
+
 def test_buffered_mode_writes_nothing_directly(
     odd_object: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -103,6 +129,23 @@ def test_unknown_io_mode_is_a_usage_error_naming_the_choices(
 
 
 @needs_o_direct
+def test_whole_blocks_go_direct_and_a_ragged_end_through_the_cache(tmp_path: Path) -> None:
+    path = tmp_path / "part"
+    size = 2 * DIRECT_IO_ALIGN_BYTES + 100
+    path.write_bytes(bytes(size))
+    direct_fd = open_direct(path)
+    if direct_fd < 0:
+        pytest.skip(f"the filesystem of {tmp_path} refuses O_DIRECT")
+    writer = PartWriter(os.open(path, os.O_RDWR), direct_fd)
+    buffer = memoryview(mmap.mmap(-1, 4 * DIRECT_IO_ALIGN_BYTES))
+    body = os.urandom(size)
+    buffer[:size] = body
+    assert writer.write(buffer[:size], 0) == 2 * DIRECT_IO_ALIGN_BYTES
+    writer.close()
+    assert path.read_bytes() == body
+
+
+@needs_o_direct
 def test_a_write_the_device_refuses_goes_through_the_page_cache(tmp_path: Path) -> None:
     path = tmp_path / "part"
     path.write_bytes(bytes(3 * DIRECT_IO_ALIGN_BYTES))
@@ -112,13 +155,13 @@ def test_a_write_the_device_refuses_goes_through_the_page_cache(tmp_path: Path) 
     writer = PartWriter(os.open(path, os.O_RDWR), direct_fd)
     aligned = memoryview(mmap.mmap(-1, DIRECT_IO_ALIGN_BYTES))
     aligned[:] = b"a" * DIRECT_IO_ALIGN_BYTES
-    assert writer.write(aligned, 0) is True
+    assert writer.write(aligned, 0) == DIRECT_IO_ALIGN_BYTES
     # Off by one byte in memory: O_DIRECT answers EINVAL, and the writer falls back for good.
     misplaced = memoryview(bytearray(DIRECT_IO_ALIGN_BYTES + 1))[1:]
     misplaced[:] = b"b" * DIRECT_IO_ALIGN_BYTES
-    assert writer.write(misplaced, DIRECT_IO_ALIGN_BYTES) is False
+    assert writer.write(misplaced, DIRECT_IO_ALIGN_BYTES) == 0
     assert writer.direct_refused
-    assert writer.write(aligned, 2 * DIRECT_IO_ALIGN_BYTES) is False
+    assert writer.write(aligned, 2 * DIRECT_IO_ALIGN_BYTES) == 0
     writer.close()
     assert path.read_bytes() == b"a" * 4096 + b"b" * 4096 + b"a" * 4096
 

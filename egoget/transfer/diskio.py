@@ -8,9 +8,9 @@ and leaves the page cache to the user's other work instead of 5 TB of video.
 
 Direct I/O needs the buffer, the file offset and the length aligned to the device's block size.
 Worker buffers are page-aligned (mmap), and reads are sized so that every write after a chunk's
-first lands on an aligned offset; the few writes that cannot be aligned (a chunk that starts
-off a boundary, a file's last bytes) go through the page cache on a second descriptor, which the
-kernel keeps coherent with the direct one.
+first lands on an aligned offset; the few bytes that cannot be aligned (a chunk that starts off
+a boundary, the ragged end of a write) go through the page cache on a second descriptor, which
+the kernel keeps coherent with the direct one.
 """
 
 from __future__ import annotations
@@ -110,10 +110,6 @@ def open_direct(path: Path) -> int:
         raise
 
 
-def is_aligned(offset: int, length: int) -> bool:
-    return offset % DIRECT_IO_ALIGN_BYTES == 0 and length % DIRECT_IO_ALIGN_BYTES == 0
-
-
 class PartWriter:
     """Positional writes into one part file: direct where aligned, else through the cache."""
 
@@ -122,20 +118,33 @@ class PartWriter:
         self.direct_fd = direct_fd
         self.direct_refused = False
 
-    def write(self, data: memoryview, offset: int) -> bool:
-        """Write ``data`` at ``offset``; True when it went to the disk by direct I/O."""
-        if self.direct_fd >= 0 and not self.direct_refused and is_aligned(offset, len(data)):
+    def write(self, data: memoryview, offset: int) -> int:
+        """Write ``data`` at ``offset``; returns how many of its bytes went to the disk directly.
+
+        The whole blocks go direct and only a ragged end goes through the cache: a small
+        file's one write is rarely a multiple of the block size, and sending all of it through
+        the cache left every small file of a download buffered."""
+        direct_bytes = len(data) - len(data) % DIRECT_IO_ALIGN_BYTES
+        if (
+            direct_bytes
+            and self.direct_fd >= 0
+            and not self.direct_refused
+            and offset % DIRECT_IO_ALIGN_BYTES == 0
+        ):
             try:
-                write_all(self.direct_fd, data, offset)
-                return True
+                write_all(self.direct_fd, data[:direct_bytes], offset)
             except OSError as exc:
                 if exc.errno != errno.EINVAL:
                     raise
                 # The device wants more than 4 KiB alignment: the page cache it is, for this
                 # file. Rewriting bytes a partial direct write already wrote is harmless.
                 self.direct_refused = True
+            else:
+                if direct_bytes < len(data):
+                    write_all(self.fd, data[direct_bytes:], offset + direct_bytes)
+                return direct_bytes
         write_all(self.fd, data, offset)
-        return False
+        return 0
 
     def close(self) -> None:
         for fd in (self.fd, self.direct_fd):

@@ -398,10 +398,10 @@ class Engine:
                     slot, view = buffers.take()
                     want = aligned_read_size(offset, end - offset, len(view))
                     got = stream.readinto(view[:want])
-                    direct = job.writer.write(view[:got], offset)
+                    direct_bytes = job.writer.write(view[:got], offset)
                     buffers.lend(slot, hasher.update(view[:got]))
                     offset += got
-                    self._count(job, got, direct)
+                    self._count(job, got, direct_bytes)
                     if job.journaled and offset - checkpoint >= CHECKPOINT_BYTES and offset < end:
                         self._ledger.record_progress(job.file.dest, index, offset - start)
                         checkpoint = offset
@@ -433,12 +433,11 @@ class Engine:
                 if self._cancelled.wait(delay):
                     raise Interrupted("interrupted") from exc
 
-    def _count(self, job: _Job, nbytes: int, direct: bool) -> None:
+    def _count(self, job: _Job, nbytes: int, direct_bytes: int) -> None:
         job.counted_bytes += nbytes
         with self._lock:
             self._summary.bytes_received += nbytes
-            if direct:
-                self._summary.bytes_direct_io += nbytes
+            self._summary.bytes_direct_io += direct_bytes
         self._emit(BytesReceived(job.file.dest, nbytes))
         if self._limiter is not None:
             self._limiter.consume(nbytes, self._cancelled)
