@@ -52,12 +52,20 @@ Piece = tuple[Md5Stream, memoryview]
 class Pending:
     """Pieces handed to the hashing thread; their buffers must stay untouched until done."""
 
-    __slots__ = ("done", "error", "pieces")
+    __slots__ = ("_hashed", "done", "error", "pieces")
 
     def __init__(self, pieces: Sequence[Piece]):
         self.pieces = pieces
         self.done = False
         self.error: BaseException | None = None
+        # Held until the pieces are hashed: a waiter blocks on its own lock, so finishing a
+        # batch wakes only the workers whose pieces were in it, not all sixteen.
+        self._hashed = threading.Lock()
+        self._hashed.acquire()
+
+    def _finish(self) -> None:
+        self.done = True
+        self._hashed.release()
 
 
 class _LaneHasher:
@@ -82,7 +90,7 @@ class _LaneHasher:
                 self._thread.start()
             self._queue.append(pending)
             if len(self._queue) >= self._width:
-                self._cond.notify_all()
+                self._cond.notify()
         return pending
 
     @property
@@ -92,9 +100,10 @@ class _LaneHasher:
     def wait(self, pending: Pending) -> None:
         with self._cond:
             self._needed += 1
-            self._cond.notify_all()
-            while not pending.done:
-                self._cond.wait()
+            self._cond.notify()  # only the hashing thread waits on the condition
+        pending._hashed.acquire()
+        pending._hashed.release()
+        with self._cond:
             self._needed -= 1
 
     def _serve(self) -> None:
@@ -119,10 +128,8 @@ class _LaneHasher:
             except BaseException as exc:  # handed to the waiting workers, never lost
                 for pending in batch:
                     pending.error = exc
-            with self._cond:
-                for pending in batch:
-                    pending.done = True
-                self._cond.notify_all()
+            for pending in batch:
+                pending._finish()
 
 
 def _one_per_stream(queue: list[Pending]) -> tuple[list[Pending], list[Pending]]:
