@@ -151,6 +151,15 @@ class _ChunkTask:
     index: int
 
 
+@dataclass(frozen=True)
+class _FetchedChunk:
+    """A chunk whose bytes are all on disk but whose last pieces may still be hashing."""
+
+    job: _Job
+    index: int
+    hasher: PartHasher
+
+
 class Engine:
     def __init__(
         self,
@@ -206,19 +215,37 @@ class Engine:
 
     def _worker(self) -> None:
         buffers = BufferRing(READ_BUFFERS_PER_WORKER, lambda: aligned_buffer(READ_BUFFER_BYTES))
-        while not self._cancelled.is_set():
-            task = self._next_task()
-            if task is None:
-                return
-            try:
+        # A worker goes on to its next chunk while the last one's MD5 is still in the SIMD
+        # batch: waiting there kept batches one or two streams wide on many small files.
+        fetched: list[_FetchedChunk] = []
+        try:
+            while not self._cancelled.is_set():
+                self._end_hashed_chunks(fetched, wait=False)
+                task = self._next_task()
+                if task is None:
+                    if not fetched:
+                        return
+                    # Ending them may restart a file, which brings new work.
+                    self._end_hashed_chunks(fetched, wait=True)
+                    continue
                 if isinstance(task, _ChunkTask):
-                    self._run_chunk(task, buffers)
+                    self._run_chunk(task, buffers, fetched)
                 else:
                     self._open_file(task, restarts=0)
-            except Exception as exc:
-                # A bug must end the run loudly, never leave a file silently unaccounted for.
-                self._fail_run(EgogetError(f"internal error: {exc!r}", hint=_BUG_HINT))
-                raise
+            self._end_hashed_chunks(fetched, wait=True)
+        except Exception as exc:
+            # A bug must end the run loudly, never leave a file silently unaccounted for.
+            self._fail_run(EgogetError(f"internal error: {exc!r}", hint=_BUG_HINT))
+            raise
+
+    def _end_hashed_chunks(self, fetched: list[_FetchedChunk], wait: bool) -> None:
+        """End the fetched chunks whose hashing is done (all of them, waiting, if ``wait``)."""
+        if not fetched:
+            return
+        ready = [chunk for chunk in fetched if wait or chunk.hasher.hashed]
+        for chunk in ready:
+            fetched.remove(chunk)
+            self._chunk_ended(chunk.job, chunk.index, chunk.hasher.part_md5s(), None)
 
     def _next_task(self) -> _ChunkTask | RemoteFile | None:
         with self._lock:
@@ -361,23 +388,29 @@ class Engine:
 
     # --- one chunk ----------------------------------------------------------------------------
 
-    def _run_chunk(self, task: _ChunkTask, buffers: BufferRing) -> None:
+    def _run_chunk(
+        self, task: _ChunkTask, buffers: BufferRing, fetched: list[_FetchedChunk]
+    ) -> None:
         job = task.job
         with job.lock:
             if job.state is not _State.ACTIVE:
                 return
             job.in_flight += 1
-        error: EgogetError | None = None
-        part_md5s = b""
+        error: EgogetError
         try:
-            part_md5s = self._fetch_chunk(job, task.index, buffers)
+            hasher = self._fetch_chunk(job, task.index, buffers, fetched)
         except EgogetError as exc:
             error = exc
         except OSError as exc:
             error = _local_write_error(exc, job.part_path, job.size)
-        self._chunk_ended(job, task.index, part_md5s, error)
+        else:
+            fetched.append(_FetchedChunk(job, task.index, hasher))
+            return
+        self._chunk_ended(job, task.index, b"", error)
 
-    def _fetch_chunk(self, job: _Job, index: int, buffers: BufferRing) -> bytes:
+    def _fetch_chunk(
+        self, job: _Job, index: int, buffers: BufferRing, fetched: list[_FetchedChunk]
+    ) -> PartHasher:
         source: Source = self._registry.for_uri(job.file.uri)
         start, end = job.layout.bounds(index)
         want_sha256 = job.file.sha256 is not None and job.layout.count == 1
@@ -396,6 +429,9 @@ class Engine:
                     if self._cancelled.is_set():
                         raise Interrupted("interrupted")
                     slot, view = buffers.take()
+                    # Taking a buffer may have finished an earlier chunk's hashing: publish it
+                    # now rather than after this whole chunk.
+                    self._end_hashed_chunks(fetched, wait=False)
                     want = aligned_read_size(offset, end - offset, len(view))
                     got = stream.readinto(view[:want])
                     direct_bytes = job.writer.write(view[:got], offset)
@@ -411,7 +447,7 @@ class Engine:
         self._retrying(job.file.dest, stream_rest)
         if want_sha256:
             job.whole_sha256 = hasher.sha256()
-        return hasher.part_md5s()
+        return hasher
 
     def _retrying(self, dest: str, call: Callable[[], T]) -> T:
         """Run ``call`` until it succeeds, retrying transient faults with backoff."""

@@ -69,6 +69,11 @@ class PartHasher:
             self._in_flight.append(pending)
         return pending
 
+    @property
+    def hashed(self) -> bool:
+        """Whether every piece has been hashed, so ``part_md5s`` would not wait."""
+        return all(pending.done for pending in self._in_flight)
+
     def part_md5s(self) -> bytes:
         for pending in self._in_flight:
             settle(pending)
