@@ -483,7 +483,9 @@ class Engine:
     ) -> None:
         with job.lock:
             job.in_flight -= 1
-            if error is None and job.state is _State.ACTIVE:
+            if error is None and job.state is not _State.RESTARTING:
+                # Kept even when another chunk has failed the file meanwhile: its part file
+                # stays for a rerun, which then fetches only what is missing.
                 if job.journaled:
                     self._ledger.record_chunk(job.file.dest, index, part_md5s)
                 job.done[index] = part_md5s
