@@ -28,6 +28,9 @@ BACKOFF_CAP_S = 30.0
 # Ctrl-C must return control quickly even when a worker is blocked in a stalled read.
 INTERRUPT_GRACE_S = 1.5
 PRESIGN_EXPIRY_S = 6 * 3600
+# Listings and other metadata requests, as botocore's standard retry mode would.
+METADATA_MAX_ATTEMPTS = 5
+LISTING_PAGE_MAX_BYTES = 16 * 1024 * 1024
 # With fewer keys than this under one prefix, HEAD each one instead of listing the prefix.
 LIST_INSTEAD_OF_HEAD_MIN_KEYS = 4
 PLAIN_PROGRESS_INTERVAL_S = 5.0

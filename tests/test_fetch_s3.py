@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -216,3 +218,104 @@ def test_verify_shows_progress_on_long_rehashes(
     quiet = run_cli(["verify", "-o", str(out), "--full", "-q"], capsys)
     assert "files," not in quiet.stderr
     assert f"{len(objects)} ok, 0 bad" in quiet.stdout
+
+
+ODD_KEYS = ["odd/a b+c.bin", "odd/ünï%20code.bin", "odd/deep/x&y<z>.bin", "odd/plain.bin"]
+
+
+def test_listing_across_pages_keeps_every_key_however_spelled(
+    s3_server: SeaweedServer,
+    tmp_path: Path,
+    capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = s3_server.client()
+    bodies = {key: object_bytes(key, 1000 + i) for i, key in enumerate(ODD_KEYS)}
+    for key, body in bodies.items():
+        client.put_object(Bucket=CONSORTIUM_BUCKET, Key=key, Body=body)
+    monkeypatch.setattr("egoget.sources.s3.LISTING_PAGE_KEYS", 1)  # four pages
+    out = tmp_path / "out"
+    result = run_cli(["fetch", f"s3://{CONSORTIUM_BUCKET}/odd/", "-o", str(out)], capsys)
+    assert result.exit_code == 0, result.output
+    for key, body in bodies.items():
+        assert (out / key.removeprefix("odd/")).read_bytes() == body
+    assert sorted(p.name for p in out.rglob("*.bin")) == sorted(k.rsplit("/")[-1] for k in ODD_KEYS)
+
+
+def test_wrong_secret_key_on_a_listing_is_exit_3(
+    demo_objects: list[MirrorObject],
+    tmp_path: Path,
+    capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    prefix = f"s3://{CONSORTIUM_BUCKET}/public/v2_1/"
+    result = run_cli(["fetch", prefix, "-o", str(tmp_path / "o")], capsys)
+    assert result.exit_code == 3, result.output
+    assert "SignatureDoesNotMatch" in result.stderr or "InvalidAccessKeyId" in result.stderr
+    assert "hint:" in result.stderr
+
+
+def write_profile(s3_server: SeaweedServer, name: str, secret: str) -> None:
+    path = Path.home() / "aws-credentials"
+    path.write_text(
+        f"[{name}]\naws_access_key_id = {s3_server.access_key}\naws_secret_access_key = {secret}\n"
+    )
+
+
+def test_named_profile_supplies_credentials_and_wins_over_the_environment(
+    demo_objects: list[MirrorObject],
+    s3_server: SeaweedServer,
+    tmp_path: Path,
+    capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_profile(s3_server, "mirror", s3_server.secret_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "stale-secret-in-the-environment")
+    obj = videos(demo_objects)[0]
+    prefix = obj.uri.rsplit("/", 1)[0] + "/"
+    out = tmp_path / "o"
+    result = run_cli(["fetch", prefix, "-o", str(out), "--aws-profile", "mirror"], capsys)
+    assert result.exit_code == 0, result.output
+    assert_same_bytes(out / obj.key.rsplit("/", 1)[1], obj)
+
+    write_profile(s3_server, "mirror", "wrong-secret-in-the-profile")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    again = run_cli(
+        ["fetch", prefix, "-o", str(tmp_path / "o2"), "--aws-profile", "mirror"], capsys
+    )
+    assert again.exit_code == 3, again.output
+
+
+def test_unknown_profile_is_exit_3_naming_it(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    prefix = f"s3://{CONSORTIUM_BUCKET}/public/v2_1/"
+    result = run_cli(["fetch", prefix, "-o", str(tmp_path / "o"), "--aws-profile", "nope"], capsys)
+    assert result.exit_code == 3, result.output
+    assert "'nope' does not exist" in result.stderr
+    assert "hint:" in result.stderr
+
+
+def test_a_mirror_run_with_keys_in_the_environment_never_imports_botocore(
+    s3_server: SeaweedServer, tmp_path: Path
+) -> None:
+    """Importing botocore and building a client cost a third of a second per run; a listing
+    and single-part objects need neither."""
+    client = s3_server.client()
+    for i in range(3):
+        client.put_object(Bucket=CONSORTIUM_BUCKET, Key=f"light/{i}.bin", Body=b"x" * (i + 1))
+    script = (
+        "import sys\nfrom egoget.cli import main\ntry:\n    main(sys.argv[1:])\n"
+        "finally:\n    print('botocore loaded:', 'botocore' in sys.modules, file=sys.stderr)\n"
+    )
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "fetch", f"s3://{CONSORTIUM_BUCKET}/light/", "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (out / "2.bin").read_bytes() == b"xxx"
+    assert "botocore loaded: False" in done.stderr, done.stderr

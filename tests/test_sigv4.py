@@ -9,6 +9,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from egoget.sources.base import SourceSettings
+from egoget.sources.http import HttpTransport
+from egoget.sources.s3 import S3Source
 from egoget.sources.sigv4 import BucketEndpoint, Credentials, QuerySigner
 
 KEYS = ["public/v2_1/full_scale/0f0ee8d4.mp4", "takes/a b/ünï+code(1)~!*'.mp4", "x"]
@@ -54,3 +57,78 @@ def test_signatures_match_botocore(
     )
     assert ours.path == theirs.path
     assert parse_qs(ours.query) == query
+
+
+@pytest.mark.parametrize("endpoint_url", ["http://127.0.0.1:8333", "http://mirror:9000/s3", None])
+@pytest.mark.parametrize("token", [None, "SESSION/token+with=chars"])
+@pytest.mark.parametrize("continuation", [None, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM="])
+def test_listing_signatures_match_botocore(
+    endpoint_url: str | None, token: str | None, continuation: str | None
+) -> None:
+    region = "eu-west-1"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="SECRETEXAMPLE",
+        aws_session_token=token,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if endpoint_url else "auto"},
+        ),
+    )
+    params = {"Bucket": "ego4d-cmu", "Prefix": "public/v2 1/ü+", "EncodingType": "url"}
+    if continuation:
+        params["ContinuationToken"] = continuation
+    theirs = urlsplit(client.generate_presigned_url("list_objects_v2", Params=params))
+    query = parse_qs(theirs.query)
+    moment = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(
+        tzinfo=timezone.utc
+    )
+    probe = urlsplit(
+        client.generate_presigned_url("get_object", Params={"Bucket": "ego4d-cmu", "Key": "x"})
+    )
+    endpoint = BucketEndpoint(probe.scheme, probe.netloc, probe.path[:-1], region)
+    ours_params = {"list-type": "2", "prefix": params["Prefix"], "encoding-type": "url"}
+    if continuation:
+        ours_params["continuation-token"] = continuation
+    ours = urlsplit(
+        QuerySigner().presign_bucket_get(
+            endpoint,
+            ours_params,
+            Credentials("AKIDEXAMPLE", "SECRETEXAMPLE", token),
+            3600,
+            moment,
+        )
+    )
+    assert (ours.netloc, ours.path) == (theirs.netloc, theirs.path)
+    assert parse_qs(ours.query) == query
+
+
+@pytest.mark.parametrize(
+    "endpoint_url", ["http://127.0.0.1:8333", "http://mirror:9000/s3", "https://mirror/s3/"]
+)
+@pytest.mark.parametrize("region", ["eu-west-1", None])
+def test_endpoint_url_addressing_matches_botocore(
+    endpoint_url: str, region: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if region:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", region)
+    else:
+        monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url,
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    probe = urlsplit(
+        client.generate_presigned_url("get_object", Params={"Bucket": "ego4d-cmu", "Key": "x"})
+    )
+    scope_region = parse_qs(probe.query)["X-Amz-Credential"][0].split("/")[2]
+    theirs = BucketEndpoint(probe.scheme, probe.netloc, probe.path[:-1], scope_region)
+    settings = SourceSettings(
+        max_connections=1, stall_timeout_s=1, connect_timeout_s=1, endpoint_url=endpoint_url
+    )
+    source = S3Source(settings, HttpTransport(settings))
+    assert source._endpoint("ego4d-cmu") == theirs

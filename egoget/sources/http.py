@@ -170,6 +170,19 @@ class Response:
     def read(self, amount: int) -> bytes:
         return self._raw.read(amount)
 
+    def read_body(self, limit: int) -> bytes:
+        """The whole body, for small metadata replies; more than ``limit`` bytes is a fault."""
+        try:
+            body = self._raw.read(limit + 1)
+        except (http.client.HTTPException, OSError) as exc:
+            self.close()
+            raise RetryableError(f"connection broke mid-reply ({network_reason(exc)})") from exc
+        if len(body) > limit:
+            self.close()
+            raise TransferError(f"a reply was larger than {limit:,} bytes")
+        self.release_conn()
+        return body
+
     def readinto(self, buffer: memoryview) -> int:
         return self._raw.readinto(buffer)
 

@@ -1,27 +1,34 @@
 """S3 and S3-compatible storage on boto3's standard credential chain.
 
-Metadata (HEAD, listings) goes through botocore; bytes go through presigned GETs on the shared
-urllib3 pool (one presign per file, reused for all its ranges), with ``If-Match`` pinning every
-range to the ETag the file was started with.
+Bytes and listings go through requests egoget presigns itself on its own keep-alive
+connections: one presign per file, reused for all its ranges, with ``If-Match`` pinning every
+range to the ETag the file was started with. botocore is asked only what it alone knows, once:
+credentials other than environment keys, and how a bucket on AWS itself is addressed. With an
+endpoint URL and keys in the environment (a local mirror) it is never imported, which took a
+third of a second of every run.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
+from xml.etree import ElementTree
 
-import boto3
-import botocore.exceptions
-from botocore.config import Config
-from urllib3.exceptions import HTTPError as Urllib3HTTPError
-
-from ..constants import ENV_EGOGET_ENDPOINT_URL, ENV_ENDPOINT_URL, PRESIGN_EXPIRY_S
+from ..constants import (
+    ENV_EGOGET_ENDPOINT_URL,
+    ENV_ENDPOINT_URL,
+    LISTING_PAGE_MAX_BYTES,
+    METADATA_MAX_ATTEMPTS,
+    PRESIGN_EXPIRY_S,
+)
 from ..errors import (
     CREDENTIALS_HINT,
     AccessDeniedError,
@@ -31,12 +38,16 @@ from ..errors import (
     TransferError,
     UsageError,
 )
+from ..transfer.retry import backoff_delay_s
 from .base import RangeStream, RemoteStat, SourceSettings
-from .http import HttpTransport, default_error
+from .http import ErrorClassifier, HttpTransport, default_error
 from .sigv4 import BucketEndpoint, Credentials, QuerySigner
 
 if TYPE_CHECKING:
+    import boto3
     from mypy_boto3_s3 import S3Client
+
+T = TypeVar("T")
 
 # Codes that mean the credentials themselves are bad: every further request will fail too.
 _CREDENTIAL_ERROR_CODES = frozenset(
@@ -53,6 +64,7 @@ _CREDENTIAL_ERROR_CODES = frozenset(
 _ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403", "Forbidden"})
 _XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
 PRESIGNED_CACHE_ENTRIES = 1024
+LISTING_PAGE_KEYS = 1000  # S3's own maximum
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -92,11 +104,14 @@ class S3Source:
         self._signer = QuerySigner()
         self._endpoints: dict[str, BucketEndpoint] = {}
 
-    # --- clients ------------------------------------------------------------------------------
+    # --- botocore, for what only it knows ---------------------------------------------------
 
-    def _client(self, region: str | None = None) -> S3Client:
+    def _boto_session(self) -> boto3.session.Session:
         with self._lock:
             if self._session is None:
+                import boto3
+                import botocore.exceptions
+
                 try:
                     self._session = boto3.session.Session(profile_name=self._settings.aws_profile)
                 except botocore.exceptions.ProfileNotFound as exc:
@@ -105,7 +120,14 @@ class S3Source:
                         hint="list profiles with `aws configure list-profiles`, or omit "
                         "--aws-profile to use environment variables / the default profile",
                     ) from exc
-            region = region or self._session.region_name or "us-east-1"
+            return self._session
+
+    def _client(self, region: str | None = None) -> S3Client:
+        session = self._boto_session()
+        from botocore.config import Config
+
+        with self._lock:
+            region = region or self._region()
             client = self._clients.get(region)
             if client is None:
                 config = Config(
@@ -113,20 +135,29 @@ class S3Source:
                     max_pool_connections=max(10, self._settings.max_connections),
                     connect_timeout=self._settings.connect_timeout_s,
                     read_timeout=self._settings.stall_timeout_s,
-                    retries={"mode": "standard", "max_attempts": 5},
+                    retries={"mode": "standard", "max_attempts": METADATA_MAX_ATTEMPTS},
                     s3={"addressing_style": "path" if self._endpoint_url else "auto"},
                 )
-                client = self._session.client(
+                client = session.client(
                     "s3", endpoint_url=self._endpoint_url, region_name=region, config=config
                 )
                 self._clients[region] = client
             return client
+
+    def _region(self) -> str:
+        """The signing region for an endpoint URL, found where botocore looks first."""
+        from_env = os.environ.get("AWS_DEFAULT_REGION")
+        if from_env:
+            return from_env
+        return self._boto_session().region_name or "us-east-1"
 
     def _client_for_bucket(self, bucket: str) -> S3Client:
         if self._endpoint_url:
             return self._client()
         region = self._bucket_regions.get(bucket)
         if region is None:
+            import botocore.exceptions
+
             # A presigned SigV4 URL must name the bucket's own region; HeadBucket reports it
             # even when it answers 403.
             meta: Any
@@ -139,21 +170,77 @@ class S3Source:
             self._bucket_regions[bucket] = region
         return self._client(region)
 
+    def _endpoint(self, bucket: str) -> BucketEndpoint:
+        """Where a bucket's objects are addressed (scheme, host, path style, region), once."""
+        endpoint = self._endpoints.get(bucket)
+        if endpoint is None:
+            if self._endpoint_url:
+                # botocore's path-style addressing of an endpoint URL; tests hold it to that.
+                parts = urlsplit(self._endpoint_url)
+                prefix = f"{parts.path.rstrip('/')}/{bucket}/"
+                endpoint = BucketEndpoint(parts.scheme, parts.netloc, prefix, self._region())
+            else:
+                probe = self._client_for_bucket(bucket).generate_presigned_url(
+                    "get_object", Params={"Bucket": bucket, "Key": "x"}, ExpiresIn=60
+                )
+                parts = urlsplit(probe)
+                scope = dict(parse_qsl(parts.query))["X-Amz-Credential"].split("/")
+                endpoint = BucketEndpoint(parts.scheme, parts.netloc, parts.path[:-1], scope[2])
+            self._endpoints[bucket] = endpoint
+        return endpoint
+
+    def _credentials(self) -> Credentials:
+        from_env = self._environment_credentials()
+        if from_env is not None:
+            return from_env
+        import botocore.exceptions
+
+        found = self._boto_session().get_credentials()
+        if found is None:
+            raise botocore.exceptions.NoCredentialsError()
+        # Frozen per request: refreshable credentials (SSO, roles) renew underneath.
+        frozen = found.get_frozen_credentials()
+        if not frozen.access_key or not frozen.secret_key:
+            raise botocore.exceptions.PartialCredentialsError(
+                provider="boto3", cred_var="access key or secret key"
+            )
+        return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+    def _environment_credentials(self) -> Credentials | None:
+        """botocore's first provider, read directly: keys in the environment win unless a
+        profile is named explicitly (--aws-profile). Expiring ones are left to botocore."""
+        if self._settings.aws_profile is not None:
+            return None
+        env = os.environ
+        access_key = env.get("AWS_ACCESS_KEY_ID")
+        secret_key = env.get("AWS_SECRET_ACCESS_KEY")
+        if not access_key or not secret_key or env.get("AWS_CREDENTIAL_EXPIRATION"):
+            return None
+        token = env.get("AWS_SECURITY_TOKEN") or env.get("AWS_SESSION_TOKEN") or None
+        return Credentials(access_key, secret_key, token)
+
     # --- errors -------------------------------------------------------------------------------
 
     def _classify_client_error(
         self, exc: Exception, bucket: str, shown: str
     ) -> TransferError | AuthError:
+        if isinstance(exc, TransferError | AuthError):
+            return exc
+        botocore_exceptions = sys.modules.get("botocore.exceptions")
+        if botocore_exceptions is None:  # botocore never ran, so this is not its error
+            if isinstance(exc, OSError):
+                return RetryableError(f"S3 request for {shown} failed: {exc}")
+            raise exc
         if isinstance(
             exc,
-            botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError,
+            botocore_exceptions.NoCredentialsError | botocore_exceptions.PartialCredentialsError,
         ):
             return AuthError(
                 "no AWS credentials found",
                 hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, run `aws configure`, or "
                 "pass --aws-profile NAME",
             )
-        if isinstance(exc, botocore.exceptions.ClientError):
+        if isinstance(exc, botocore_exceptions.ClientError):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
             if code in _CREDENTIAL_ERROR_CODES:
@@ -163,11 +250,11 @@ class S3Source:
             if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound") or status == 404:
                 return NotFoundError(f"{shown} does not exist ({code})")
             return default_error(status, shown, None)
-        if isinstance(exc, botocore.exceptions.BotoCoreError | Urllib3HTTPError | OSError):
+        if isinstance(exc, botocore_exceptions.BotoCoreError | OSError) or _is_urllib3_error(exc):
             return RetryableError(f"S3 request for {shown} failed: {exc}")
         raise exc
 
-    def _classify_get(self, bucket: str) -> Any:
+    def _classify_get(self, bucket: str) -> ErrorClassifier:
         def classify(status: int, body: bytes, shown: str) -> TransferError | None:
             match = _XML_CODE.search(body)
             code = match.group(1).decode("ascii", "replace") if match else ""
@@ -177,6 +264,8 @@ class S3Source:
                 return access_denied(bucket, shown)
             if code == "SlowDown":
                 return RetryableError(f"S3 asked to slow down (503 SlowDown) on {shown}")
+            if code == "NoSuchBucket":
+                return NotFoundError(f"{shown} does not exist (NoSuchBucket)")
             return None
 
         return classify
@@ -186,9 +275,11 @@ class S3Source:
     def stat(self, uri: str) -> RemoteStat:
         # A one-byte GET, not HEAD: a HEAD refused with 403 has no body to say whether the keys
         # are bad (exit 3) or merely lack access to this bucket.
+        import botocore.exceptions
+
         bucket, key = split_s3_uri(uri)
-        client = self._client_for_bucket(bucket)
         try:
+            client = self._client_for_bucket(bucket)
             response = client.get_object(Bucket=bucket, Key=key, Range="bytes=0-0")
             response["Body"].close()
             size = int(str(response.get("ContentRange", "")).rpartition("/")[2])
@@ -212,17 +303,50 @@ class S3Source:
         )
 
     def list(self, prefix_uri: str) -> Iterator[tuple[str, RemoteStat]]:
+        """ListObjectsV2, parsed with ElementTree: botocore's parser took longer than the
+        request itself on thousands of keys (it parses every timestamp with dateutil)."""
         bucket, prefix = split_s3_uri(prefix_uri)
-        paginator = self._client_for_bucket(bucket).get_paginator("list_objects_v2")
+        token: str | None = None
+        while True:
+            params = {
+                "list-type": "2",
+                "prefix": prefix,
+                "encoding-type": "url",
+                "max-keys": str(LISTING_PAGE_KEYS),
+            }
+            if token:
+                params["continuation-token"] = token
+            page = self._metadata_retrying(partial(self._listing_page, bucket, params, prefix_uri))
+            yield from page.objects
+            if not page.next_token:
+                return
+            token = page.next_token
+
+    def _listing_page(self, bucket: str, params: dict[str, str], shown: str) -> _ListingPage:
         try:
-            for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-                for obj in page.get("Contents", []):
-                    yield (
-                        f"s3://{bucket}/{obj['Key']}",
-                        RemoteStat(size=int(obj["Size"]), etag=obj.get("ETag")),
-                    )
+            url = self._signer.presign_bucket_get(
+                self._endpoint(bucket), params, self._credentials(), PRESIGN_EXPIRY_S
+            )
         except Exception as exc:
-            raise self._classify_client_error(exc, bucket, prefix_uri) from exc
+            raise self._classify_client_error(exc, bucket, shown) from exc
+        response = self._transport.request("GET", url, {})
+        body = response.read_body(LISTING_PAGE_MAX_BYTES)
+        if response.status != 200:
+            raise self._classify_get(bucket)(response.status, body, shown) or default_error(
+                response.status, shown, response.headers.get("Retry-After")
+            )
+        return parse_listing(body, bucket, shown)
+
+    def _metadata_retrying(self, call: Callable[[], T]) -> T:
+        attempt = 1
+        while True:
+            try:
+                return call()
+            except RetryableError as exc:
+                if attempt >= METADATA_MAX_ATTEMPTS:
+                    raise
+                time.sleep(backoff_delay_s(attempt, exc.retry_after_s))
+                attempt += 1
 
     def part_size(self, uri: str, stat: RemoteStat) -> int | None:
         if not stat.etag or "-" not in stat.etag:
@@ -235,33 +359,6 @@ class S3Source:
         except Exception as exc:
             raise self._classify_client_error(exc, bucket, uri) from exc
         return int(head["ContentLength"])
-
-    def _endpoint(self, bucket: str) -> BucketEndpoint:
-        """How botocore addresses this bucket (scheme, host, path style, region), asked once."""
-        endpoint = self._endpoints.get(bucket)
-        if endpoint is None:
-            probe = self._client_for_bucket(bucket).generate_presigned_url(
-                "get_object", Params={"Bucket": bucket, "Key": "x"}, ExpiresIn=60
-            )
-            parts = urlsplit(probe)
-            scope = dict(parse_qsl(parts.query))["X-Amz-Credential"].split("/")
-            endpoint = BucketEndpoint(parts.scheme, parts.netloc, parts.path[:-1], scope[2])
-            self._endpoints[bucket] = endpoint
-        return endpoint
-
-    def _credentials(self) -> Credentials:
-        self._client()  # makes the session
-        assert self._session is not None
-        found = self._session.get_credentials()
-        if found is None:
-            raise botocore.exceptions.NoCredentialsError()
-        # Frozen per request: refreshable credentials (SSO, roles) renew underneath.
-        frozen = found.get_frozen_credentials()
-        if not frozen.access_key or not frozen.secret_key:
-            raise botocore.exceptions.PartialCredentialsError(
-                provider="boto3", cred_var="access key or secret key"
-            )
-        return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
     def _presigned_url(self, uri: str) -> str:
         cached = self._presigned.get(uri)
@@ -294,3 +391,41 @@ class S3Source:
 
     def redact(self, uri: str) -> str:
         return uri
+
+
+class _ListingPage:
+    __slots__ = ("next_token", "objects")
+
+    def __init__(self, objects: list[tuple[str, RemoteStat]], next_token: str | None):
+        self.objects = objects
+        self.next_token = next_token
+
+
+def parse_listing(body: bytes, bucket: str, shown: str) -> _ListingPage:
+    """One ListObjectsV2 page (asked with encoding-type=url, so keys arrive percent-encoded:
+    S3 keys may hold characters XML 1.0 cannot)."""
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError as exc:
+        raise RetryableError(f"the listing of {shown} was not valid XML ({exc})") from exc
+    encoded = (root.findtext("{*}EncodingType") or "").lower() == "url"
+    objects = []
+    for item in root.iterfind("{*}Contents"):
+        key = item.findtext("{*}Key") or ""
+        if encoded:
+            key = unquote_plus(key)
+        size = item.findtext("{*}Size")
+        if not size or not size.isdigit():
+            raise TransferError(f"the listing of {shown} has no size for {key!r}")
+        etag = item.findtext("{*}ETag") or None
+        objects.append((f"s3://{bucket}/{key}", RemoteStat(size=int(size), etag=etag)))
+    truncated = (root.findtext("{*}IsTruncated") or "").lower() == "true"
+    next_token = root.findtext("{*}NextContinuationToken") if truncated else None
+    if truncated and not next_token:
+        raise TransferError(f"the listing of {shown} is truncated but gives no continuation")
+    return _ListingPage(objects, next_token)
+
+
+def _is_urllib3_error(exc: Exception) -> bool:
+    urllib3_exceptions = sys.modules.get("urllib3.exceptions")
+    return urllib3_exceptions is not None and isinstance(exc, urllib3_exceptions.HTTPError)
