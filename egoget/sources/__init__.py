@@ -6,8 +6,8 @@ Modules are imported lazily, so a run over HTTPS URLs never imports boto3.
 from __future__ import annotations
 
 import importlib
+import re
 import threading
-from urllib.parse import urlsplit
 
 from ..errors import UsageError
 from .base import RangeStream, RemoteStat, Source, SourceSettings
@@ -22,8 +22,15 @@ SOURCE_CLASSES: dict[str, str] = {
 }
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
 def scheme_of(uri: str) -> str:
-    return urlsplit(uri).scheme.lower()
+    scheme, colon, _ = uri.partition(":")
+    # urlsplit's rule for what counts as a scheme, without its cost on every chunk.
+    if colon and _SCHEME.fullmatch(scheme):
+        return scheme.lower()
+    return ""
 
 
 class SourceRegistry:
@@ -37,6 +44,9 @@ class SourceRegistry:
 
     def for_uri(self, uri: str) -> Source:
         scheme = scheme_of(uri)
+        source = self._sources.get(scheme)  # set once per scheme, then only read
+        if source is not None:
+            return source
         with self._lock:
             source = self._sources.get(scheme)
             if source is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import quote
@@ -41,6 +42,7 @@ def _uri_encode(text: str, safe: str) -> str:
 class QuerySigner:
     def __init__(self) -> None:
         self._keys: dict[tuple[str, str, str], bytes] = {}
+        self._queries: dict[tuple[str, str, str | None, str, int], str] = {}
 
     def _signing_key(self, secret: str, date: str, region: str) -> bytes:
         cache_key = (secret, date, region)
@@ -87,23 +89,30 @@ class QuerySigner:
         expires_s: int,
         now: datetime | None = None,
     ) -> str:
-        moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
-        amz_date = moment.strftime("%Y%m%dT%H%M%SZ")
+        moment = time.gmtime() if now is None else now.astimezone(timezone.utc).timetuple()
+        amz_date = time.strftime("%Y%m%dT%H%M%SZ", moment)
         date = amz_date[:8]
         scope = f"{date}/{endpoint.region}/s3/aws4_request"
-        signed = {
-            **params,
-            "X-Amz-Algorithm": ALGORITHM,
-            "X-Amz-Credential": f"{credentials.access_key}/{scope}",
-            "X-Amz-Date": amz_date,
-            "X-Amz-Expires": str(expires_s),
-            "X-Amz-SignedHeaders": "host",
-        }
-        if credentials.token:
-            signed["X-Amz-Security-Token"] = credentials.token
-        query = "&".join(
-            f"{_uri_encode(k, '-_.~')}={_uri_encode(v, '-_.~')}" for k, v in sorted(signed.items())
-        )
+        # Every object GET in the same second shares its query: only path and signature differ.
+        cache_key = (amz_date, credentials.access_key, credentials.token, scope, expires_s)
+        query = self._queries.get(cache_key) if not params else None
+        if query is None:
+            signed = {
+                **params,
+                "X-Amz-Algorithm": ALGORITHM,
+                "X-Amz-Credential": f"{credentials.access_key}/{scope}",
+                "X-Amz-Date": amz_date,
+                "X-Amz-Expires": str(expires_s),
+                "X-Amz-SignedHeaders": "host",
+            }
+            if credentials.token:
+                signed["X-Amz-Security-Token"] = credentials.token
+            query = "&".join(
+                f"{_uri_encode(k, '-_.~')}={_uri_encode(v, '-_.~')}"
+                for k, v in sorted(signed.items())
+            )
+            if not params:
+                self._queries = {cache_key: query}
         canonical = f"{method}\n{path}\n{query}\nhost:{endpoint.host}\n\nhost\nUNSIGNED-PAYLOAD"
         to_sign = (
             f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"

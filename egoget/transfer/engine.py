@@ -133,6 +133,7 @@ class _Job:
         self.counted_bytes = 0
         self.error: EgogetError | None = None
         self.whole_sha256: bytes | None = None
+        self.mtime_ns = 0
         self.lock = threading.Lock()
 
     @property
@@ -560,7 +561,6 @@ class Engine:
                 os.fdatasync(job.fd)
             self._close(job)
             os.replace(job.part_path, job.final_path)
-            mtime_ns = os.stat(job.final_path).st_mtime_ns
         except OSError as exc:
             self._close(job)
             error = _local_write_error(exc, job.final_path, job.size)
@@ -580,7 +580,7 @@ class Engine:
                 sha256=file.sha256,
                 part_size=job.layout.part_size,
                 checked=checked,
-                mtime_ns=mtime_ns,
+                mtime_ns=job.mtime_ns,
                 verified_at=time.time(),
             ),
             now=job.journaled,
@@ -594,7 +594,10 @@ class Engine:
     def _verify(self, job: _Job) -> str:
         """Check the part file against everything the remote and manifest promised."""
         file = job.file
-        on_disk = os.fstat(job.fd).st_size
+        written = os.fstat(job.fd)
+        # The last write set the mtime; renaming the file does not change it.
+        job.mtime_ns = written.st_mtime_ns
+        on_disk = written.st_size
         if on_disk != job.size:
             raise IntegrityError(f"{file.dest}: {on_disk} bytes on disk, expected {job.size}")
         checked = ["size"]
