@@ -174,3 +174,15 @@ def test_real_presigned_urls_from_the_s3_mirror_fresh_and_expired(
     assert result.exit_code == 3, result.output
     assert "have expired" in result.stderr
     assert "X-Amz-Signature" not in result.output
+
+
+def test_a_url_with_a_space_fails_its_file_with_a_hint_and_never_reaches_the_wire(
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    http_server.files["/ok.bin"] = b"fine"
+    urls = [f"{http_server.base_url}/ok.bin", f"{http_server.base_url}/a b.mp4"]
+    result = run_cli(["fetch", *urls, "-o", str(tmp_path / "o")], capsys)
+    assert result.exit_code == 1, result.output
+    assert "a b.mp4 has spaces" in result.stderr and "percent-encode" in result.stderr
+    assert (tmp_path / "o" / "ok.bin").read_bytes() == b"fine"
+    assert all(" " not in r["path"] for r in http_server.requests)

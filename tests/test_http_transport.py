@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from egoget.errors import RetryableError
+from egoget.errors import RetryableError, TransferError
 from egoget.sources.base import SourceSettings
 from egoget.sources.http import HttpTransport
 
@@ -128,3 +128,16 @@ def test_endless_headers_are_a_retryable_fault(serve: Serve) -> None:
     server = serve(b"HTTP/1.1 200 OK\r\n" + flood + b"\r\n")
     with pytest.raises(RetryableError, match="failed"):
         HttpTransport(SETTINGS).request("GET", server.url, {})
+
+
+@pytest.mark.parametrize(
+    ("url_suffix", "headers"),
+    [("\r\nX-Evil: 1", {}), ("", {"If-Match": '"etag"\r\nX-Evil: 1'}), ("/ü", {})],
+)
+def test_line_breaks_and_non_ascii_never_reach_the_wire(
+    serve: Serve, url_suffix: str, headers: dict[str, str]
+) -> None:
+    server = serve(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    with pytest.raises(TransferError):
+        HttpTransport(SETTINGS).request("GET", server.url + url_suffix, headers)
+    assert server.connections == 0

@@ -199,10 +199,10 @@ class Response:
 class RangeResponse:
     """A streaming body that must deliver exactly the requested number of bytes."""
 
-    def __init__(self, response: Response, expected: int, shown_url: str):
+    def __init__(self, response: Response, expected: int, url: str):
         self._response = response
         self._remaining = expected
-        self._shown_url = shown_url
+        self._url = url  # redacted only for an error message: not on every request
 
     def readinto(self, buffer: memoryview) -> int:
         if self._remaining <= 0:
@@ -211,14 +211,16 @@ class RangeResponse:
         try:
             got = self._response.readinto(buffer[:want])
         except TimeoutError as exc:
-            raise StalledError(f"no bytes received for a while from {self._shown_url}") from exc
+            raise StalledError(
+                f"no bytes received for a while from {redact_url(self._url)}"
+            ) from exc
         except (http.client.HTTPException, OSError) as exc:
             raise RetryableError(
-                f"connection broke while reading {self._shown_url} ({network_reason(exc)})"
+                f"connection broke while reading {redact_url(self._url)} ({network_reason(exc)})"
             ) from exc
         if got == 0:
             raise RetryableError(
-                f"{self._shown_url} ended {self._remaining} bytes early (truncated response)"
+                f"{redact_url(self._url)} ended {self._remaining} bytes early (truncated response)"
             )
         self._remaining -= got
         return got
@@ -228,6 +230,48 @@ class RangeResponse:
             self._response.close()
         else:
             self._response.release_conn()
+
+
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+# Characters that may not appear in a request target or header value: no request smuggling
+# through a manifest's URL or a server's ETag.
+_BAD_TARGET = re.compile(r"[^\x21-\x7e]")
+_BAD_HEADER_VALUE = re.compile(r"[\r\n\x00]")
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """(scheme, netloc, request target) of an http(s) URL; the fragment is dropped."""
+    scheme, separator, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not separator or scheme not in _DEFAULT_PORTS:
+        raise TransferError(f"not an http(s) URL: {redact_url(url)}")
+    rest = rest.partition("#")[0]
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    netloc, target = rest[:cut], rest[cut:]
+    if not netloc or "@" in netloc:
+        raise TransferError(f"not a usable http(s) URL (no host, or a user:password in it): "
+                            f"{redact_url(url)}")  # fmt: skip
+    if not target.startswith("/"):
+        target = "/" + target
+    return scheme, netloc, target
+
+
+def _request_bytes(
+    method: str, scheme: str, netloc: str, target: str, headers: Mapping[str, str], url: str
+) -> bytes:
+    if _BAD_TARGET.search(target):
+        raise TransferError(
+            f"{redact_url(url)} has spaces, control or non-ASCII characters in it",
+            hint="percent-encode them in the URL list or manifest",
+        )
+    host = netloc.removesuffix(_DEFAULT_PORTS[scheme])  # as http.client writes Host
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", "Accept-Encoding: identity"]
+    for name, value in headers.items():
+        if _BAD_HEADER_VALUE.search(value):
+            raise TransferError(f"refusing a header value with a line break for {name}: {value!r}")
+        lines.append(f"{name}: {value}")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1")
 
 
 class HttpTransport:
@@ -253,7 +297,6 @@ class HttpTransport:
                 )
             else:
                 connection = http.client.HTTPConnection(netloc, timeout=self._connect_timeout_s)
-            connection.response_class = LeanHTTPResponse
             connections[(scheme, netloc)] = connection
         return connection
 
@@ -268,10 +311,9 @@ class HttpTransport:
         raise TransferError(f"{redact_url(url)} redirects more than {MAX_REDIRECTS} times")
 
     def _request_once(self, method: str, url: str, headers: Mapping[str, str]) -> Response:
-        shown = redact_url(url)
-        parts = urlsplit(url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection = self._connection(parts.scheme, parts.netloc)
+        scheme, netloc, target = split_url(url)
+        request = _request_bytes(method, scheme, netloc, target, headers, url)
+        connection = self._connection(scheme, netloc)
         # A kept-alive connection the server has since closed fails at once: retry that once
         # on a fresh connection before it counts as a fault.
         for attempt in (1, 2):
@@ -281,18 +323,27 @@ class HttpTransport:
                     connection.connect()
                     assert connection.sock is not None
                     connection.sock.settimeout(self._stall_timeout_s)
-                connection.request(method, target, headers=dict(headers))
-                raw = connection.getresponse()
-                assert isinstance(raw, LeanHTTPResponse)
+                # The request is written whole and the response read by http.client's own
+                # body handling; HTTPConnection's request and header validation machinery cost
+                # more per request than the rest of a small file's handling.
+                connection.sock.sendall(request)
+                raw = LeanHTTPResponse(connection.sock, method=method)
+                raw.begin()
+                if raw.will_close:
+                    connection.close()  # the response holds the socket until its body is read
                 return Response(raw, connection)
             except TimeoutError as exc:
                 connection.close()
-                raise StalledError(f"no response from {shown} within the stall timeout") from exc
+                raise StalledError(
+                    f"no response from {redact_url(url)} within the stall timeout"
+                ) from exc
             except (http.client.HTTPException, OSError) as exc:
                 connection.close()
                 if reused and attempt == 1:
                     continue
-                raise RetryableError(f"request to {shown} failed ({network_reason(exc)})") from exc
+                raise RetryableError(
+                    f"request to {redact_url(url)} failed ({network_reason(exc)})"
+                ) from exc
         raise AssertionError("unreachable")
 
     def get_range(
@@ -304,11 +355,11 @@ class HttpTransport:
         classify: ErrorClassifier,
         expected_etag: str | None,
     ) -> RangeResponse:
-        shown = redact_url(url)
         all_headers = {"Range": f"bytes={start}-{end - 1}", **headers}
         response = self.request("GET", url, all_headers)
         if response.status not in (200, 206):
             body = _read_error_body(response)
+            shown = redact_url(url)
             raise classify(response.status, body, shown) or default_error(
                 response.status, shown, response.headers.get("Retry-After")
             )
@@ -317,7 +368,7 @@ class HttpTransport:
             if got_etag is not None and got_etag != expected_etag:
                 response.release_conn()
                 raise RemoteChangedError(
-                    f"{shown} changed since the download started (ETag {expected_etag} → "
+                    f"{redact_url(url)} changed since the download started (ETag {expected_etag} → "
                     f"{got_etag}); restarting the file"
                 )
         if response.status == 206:
@@ -325,7 +376,7 @@ class HttpTransport:
             if not match or int(match.group(1)) != start or int(match.group(2)) != end - 1:
                 response.close()
                 raise RetryableError(
-                    f"{shown} answered range {response.headers.get('Content-Range')!r} "
+                    f"{redact_url(url)} answered range {response.headers.get('Content-Range')!r} "
                     f"instead of bytes {start}-{end - 1}"
                 )
         elif start != 0 or _content_length(response) != end:
@@ -333,10 +384,10 @@ class HttpTransport:
             # entity changed. Either way these bytes cannot be spliced into the part file.
             response.close()
             raise RemoteChangedError(
-                f"{shown} sent the whole object instead of bytes {start}-{end - 1} "
+                f"{redact_url(url)} sent the whole object instead of bytes {start}-{end - 1} "
                 "(it changed, or the server ignores Range); restarting the file"
             )
-        return RangeResponse(response, end - start, shown)
+        return RangeResponse(response, end - start, url)
 
 
 def _content_length(response: Response) -> int | None:
