@@ -48,7 +48,10 @@ class ScriptedServer:
                         return
                     pending += data
                 pending = pending.split(b"\r\n\r\n", 1)[1]
-                client.sendall(self._replies.pop(0))
+                reply = self._replies.pop(0)
+                client.sendall(reply)
+                if b"Connection: close" in reply:
+                    return
 
     def close(self) -> None:
         self._listener.close()
@@ -141,3 +144,18 @@ def test_line_breaks_and_non_ascii_never_reach_the_wire(
     with pytest.raises(TransferError):
         HttpTransport(SETTINGS).request("GET", server.url + url_suffix, headers)
     assert server.connections == 0
+
+
+def test_a_reply_that_closes_the_connection_is_read_whole_and_the_next_request_reconnects(
+    serve: Serve,
+) -> None:
+    server = serve(
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody until the server closes",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecond",
+    )
+    transport = HttpTransport(SETTINGS)
+    first = transport.request("GET", server.url, {})
+    assert first.read_body(1000) == b"body until the server closes"
+    second = transport.request("GET", server.url, {})
+    assert second.read_body(1000) == b"second"
+    assert server.connections == 2

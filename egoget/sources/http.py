@@ -99,9 +99,18 @@ class ResponseHeaders:
 class LeanHTTPResponse(http.client.HTTPResponse):
     """http.client's response with its headers read by a plain loop instead of the email
     package's parser, which was a tenth of egoget's CPU on thousands of small files. The body
-    handling (Content-Length, chunked, keep-alive) is http.client's own."""
+    handling (Content-Length, chunked, keep-alive) is http.client's own, but it reads from the
+    connection's one buffered reader instead of a new one per response."""
 
     lean_headers: ResponseHeaders
+
+    def __init__(self, connection: KeptConnection, method: str):
+        # http.client only calls .makefile() on its socket argument: it gets the kept reader.
+        super().__init__(connection, method=method)  # type: ignore[arg-type]
+
+    def _close_conn(self) -> None:
+        # The end of this body: the reader stays with the connection for its next response.
+        self.fp = None  # type: ignore[assignment]  # as http.client's own _close_conn does
 
     def begin(self) -> None:
         if self.headers is not None:
@@ -157,11 +166,44 @@ def _read_header_lines(fp: Any) -> list[bytes]:
             raise http.client.HTTPException(f"got more than {MAX_HEADERS} headers")
 
 
+class KeptConnection:
+    """One worker's keep-alive connection to one host and the buffered reader all its
+    responses are read through (responses are read one after another, never pipelined)."""
+
+    def __init__(self, http_connection: http.client.HTTPConnection, stall_timeout_s: float):
+        self._http = http_connection
+        self._stall_timeout_s = stall_timeout_s
+        self._reader: Any = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._reader is not None
+
+    def open(self) -> None:
+        self._http.connect()
+        assert self._http.sock is not None
+        self._http.sock.settimeout(self._stall_timeout_s)
+        self._reader = self._http.sock.makefile("rb")
+
+    def sendall(self, data: bytes) -> None:
+        assert self._http.sock is not None
+        self._http.sock.sendall(data)
+
+    def makefile(self, mode: str) -> Any:
+        return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        self._http.close()
+
+
 class Response:
     """One response on a worker's keep-alive connection; the connection is reused only when
-    the body was read to its end."""
+    the body was read to its end and the server did not ask to close it."""
 
-    def __init__(self, raw: LeanHTTPResponse, connection: http.client.HTTPConnection):
+    def __init__(self, raw: LeanHTTPResponse, connection: KeptConnection):
         self._raw = raw
         self._connection = connection
         self.status = raw.status
@@ -187,7 +229,7 @@ class Response:
         return self._raw.readinto(buffer)
 
     def release_conn(self) -> None:
-        if not self._raw.isclosed():
+        if not self._raw.isclosed() or self._raw.will_close:
             self.close()
 
     def close(self) -> None:
@@ -285,18 +327,22 @@ class HttpTransport:
         self._local = threading.local()
         self._tls = ssl.create_default_context()
 
-    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
-        connections: dict[tuple[str, str], http.client.HTTPConnection] = (
-            self._local.__dict__.setdefault("connections", {})
+    def _connection(self, scheme: str, netloc: str) -> KeptConnection:
+        connections: dict[tuple[str, str], KeptConnection] = self._local.__dict__.setdefault(
+            "connections", {}
         )
         connection = connections.get((scheme, netloc))
         if connection is None:
+            http_connection: http.client.HTTPConnection
             if scheme == "https":
-                connection = http.client.HTTPSConnection(
+                http_connection = http.client.HTTPSConnection(
                     netloc, timeout=self._connect_timeout_s, context=self._tls
                 )
             else:
-                connection = http.client.HTTPConnection(netloc, timeout=self._connect_timeout_s)
+                http_connection = http.client.HTTPConnection(
+                    netloc, timeout=self._connect_timeout_s
+                )
+            connection = KeptConnection(http_connection, self._stall_timeout_s)
             connections[(scheme, netloc)] = connection
         return connection
 
@@ -317,20 +363,16 @@ class HttpTransport:
         # A kept-alive connection the server has since closed fails at once: retry that once
         # on a fresh connection before it counts as a fault.
         for attempt in (1, 2):
-            reused = connection.sock is not None
+            reused = connection.is_open
             try:
-                if connection.sock is None:
-                    connection.connect()
-                    assert connection.sock is not None
-                    connection.sock.settimeout(self._stall_timeout_s)
+                if not connection.is_open:
+                    connection.open()
                 # The request is written whole and the response read by http.client's own
                 # body handling; HTTPConnection's request and header validation machinery cost
                 # more per request than the rest of a small file's handling.
-                connection.sock.sendall(request)
-                raw = LeanHTTPResponse(connection.sock, method=method)
+                connection.sendall(request)
+                raw = LeanHTTPResponse(connection, method)
                 raw.begin()
-                if raw.will_close:
-                    connection.close()  # the response holds the socket until its body is read
                 return Response(raw, connection)
             except TimeoutError as exc:
                 connection.close()
