@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,7 +112,8 @@ def test_persistent_faults_fail_the_file_with_exit_1_and_keep_chunks(
     large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture
 ) -> None:
     assert callable(make_proxy)
-    proxy = make_proxy(Faults(slowdown_connections=set(range(3, 200))))
+    # The kept-alive connection breaks mid-download; every connection after it is refused.
+    proxy = make_proxy(Faults(reset_at={20 * MIB}, slowdown_connections=set(range(2, 200))))
     result = run_cli(
         ["fetch", large_object.uri, "-o", str(tmp_path), "--endpoint-url", proxy.endpoint_url,
          "--max-attempts", "2", "-j", "1"],
@@ -120,6 +122,9 @@ def test_persistent_faults_fail_the_file_with_exit_1_and_keep_chunks(
     assert result.exit_code == 1, result.output
     assert "gave up on large.mp4 after 2 attempts" in result.stderr
     assert not (tmp_path / "large.mp4").exists()
+    ledger = sqlite3.connect(tmp_path / ".egoget" / "ledger.sqlite")
+    (kept,) = ledger.execute("SELECT count(*) FROM chunks WHERE dest = 'large.mp4'").fetchone()
+    assert kept >= 1, "the chunk finished before the break must be kept"
 
 
 def test_credentials_expiring_mid_run_stop_it_with_exit_3_and_keep_chunks(

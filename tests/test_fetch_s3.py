@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from egoget.mirror import SeaweedServer
 from egoget.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, object_bytes, put_object
@@ -15,6 +17,7 @@ from egoget.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, object_bytes, pu
 from .conftest import assert_same_bytes, no_part_files, run_cli
 
 CaptureFixture = pytest.CaptureFixture[str]
+MIB = 1024 * 1024
 
 
 def videos(objects: list[MirrorObject]) -> list[MirrorObject]:
@@ -300,22 +303,36 @@ def test_unknown_profile_is_exit_3_naming_it(
 def test_a_mirror_run_with_keys_in_the_environment_never_imports_botocore(
     s3_server: SeaweedServer, tmp_path: Path
 ) -> None:
-    """Importing botocore and building a client cost a third of a second per run; a listing
-    and single-part objects need neither."""
+    """Importing botocore and building a client cost a third of a second per run: listings,
+    sizes of named objects and multipart part sizes need neither."""
     client = s3_server.client()
     for i in range(3):
         client.put_object(Bucket=CONSORTIUM_BUCKET, Key=f"light/{i}.bin", Body=b"x" * (i + 1))
+    parts = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+    multipart = object_bytes("light/multi.bin", 11 * MIB)
+    client.upload_fileobj(io.BytesIO(multipart), CONSORTIUM_BUCKET, "light/multi.bin", Config=parts)
+    client.put_object(Bucket=CONSORTIUM_BUCKET, Key="named/empty.bin", Body=b"")
+    client.put_object(Bucket=CONSORTIUM_BUCKET, Key="named/one.bin", Body=b"named")
     script = (
         "import sys\nfrom egoget.cli import main\ntry:\n    main(sys.argv[1:])\n"
         "finally:\n    print('botocore loaded:', 'botocore' in sys.modules, file=sys.stderr)\n"
     )
     out = tmp_path / "out"
+    uris = [
+        f"s3://{CONSORTIUM_BUCKET}/{key}" for key in ("light/", "named/empty.bin", "named/one.bin")
+    ]
     done = subprocess.run(
-        [sys.executable, "-c", script, "fetch", f"s3://{CONSORTIUM_BUCKET}/light/", "-o", str(out)],
+        [sys.executable, "-c", script, "fetch", *uris, "-o", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert (out / "2.bin").read_bytes() == b"xxx"
+    assert (out / "multi.bin").read_bytes() == multipart
+    assert (out / "empty.bin").read_bytes() == b""
+    assert (out / "one.bin").read_bytes() == b"named"
+    ledger = sqlite3.connect(out / ".egoget" / "ledger.sqlite")
+    checked = dict(ledger.execute("SELECT dest, checked FROM files").fetchall())
+    assert "etag-multipart" in checked["multi.bin"], checked
     assert "botocore loaded: False" in done.stderr, done.stderr

@@ -132,3 +132,45 @@ def test_endpoint_url_addressing_matches_botocore(
     )
     source = S3Source(settings, HttpTransport(settings))
     assert source._endpoint("ego4d-cmu") == theirs
+
+
+@pytest.mark.parametrize("endpoint_url", ["http://127.0.0.1:8333", None])
+def test_part_head_signature_matches_botocore(endpoint_url: str | None) -> None:
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="SECRETEXAMPLE",
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if endpoint_url else "auto"},
+        ),
+    )
+    key = KEYS[1]
+    theirs = urlsplit(
+        client.generate_presigned_url(
+            "head_object", Params={"Bucket": "ego4d-cmu", "Key": key, "PartNumber": 1}
+        )
+    )
+    query = parse_qs(theirs.query)
+    moment = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(
+        tzinfo=timezone.utc
+    )
+    probe = urlsplit(
+        client.generate_presigned_url("get_object", Params={"Bucket": "ego4d-cmu", "Key": "x"})
+    )
+    endpoint = BucketEndpoint(probe.scheme, probe.netloc, probe.path[:-1], "us-east-1")
+    ours = urlsplit(
+        QuerySigner().presign_object(
+            "HEAD",
+            endpoint,
+            key,
+            {"partNumber": "1"},
+            Credentials("AKIDEXAMPLE", "SECRETEXAMPLE"),
+            3600,
+            moment,
+        )
+    )
+    assert ours.path == theirs.path
+    assert parse_qs(ours.query) == query

@@ -65,6 +65,7 @@ _ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403", "F
 _XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
 PRESIGNED_CACHE_ENTRIES = 1024
 LISTING_PAGE_KEYS = 1000  # S3's own maximum
+_ERROR_BODY_MAX_BYTES = 64 * 1024
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -275,31 +276,54 @@ class S3Source:
     def stat(self, uri: str) -> RemoteStat:
         # A one-byte GET, not HEAD: a HEAD refused with 403 has no body to say whether the keys
         # are bad (exit 3) or merely lack access to this bucket.
-        import botocore.exceptions
+        found = self._metadata_retrying(partial(self._stat_once, uri))
+        if found is None:  # an empty object has no byte 0
+            found = self._metadata_retrying(partial(self._head_once, uri, {}, {}))
+        return found
 
-        bucket, key = split_s3_uri(uri)
-        try:
-            client = self._client_for_bucket(bucket)
-            response = client.get_object(Bucket=bucket, Key=key, Range="bytes=0-0")
-            response["Body"].close()
-            size = int(str(response.get("ContentRange", "")).rpartition("/")[2])
-        except botocore.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "InvalidRange":
-                raise self._classify_client_error(exc, bucket, uri) from exc
-            return self._head(client, bucket, key, uri)  # an empty object has no byte 0
-        except Exception as exc:
-            raise self._classify_client_error(exc, bucket, uri) from exc
+    def _stat_once(self, uri: str) -> RemoteStat | None:
+        bucket, _ = split_s3_uri(uri)
+        response = self._transport.request("GET", self._presigned_url(uri), {"Range": "bytes=0-0"})
+        if response.status == 206:
+            response.read_body(_ERROR_BODY_MAX_BYTES)
+            total = (response.headers.get("Content-Range") or "").rpartition("/")[2]
+            if not total.isdigit():
+                raise RetryableError(f"{uri} answered a range without its total size")
+            size = int(total)
+        elif response.status == 200:  # the whole object: no need to read it for its size
+            response.close()
+            size = int(response.headers.get("Content-Length") or "0")
+        else:
+            body = response.read_body(_ERROR_BODY_MAX_BYTES)
+            if response.status == 416:
+                return None
+            raise self._classify_get(bucket)(response.status, body, uri) or default_error(
+                response.status, uri, response.headers.get("Retry-After")
+            )
         return RemoteStat(
-            size=size, etag=response.get("ETag"), version_id=response.get("VersionId")
+            size=size,
+            etag=response.headers.get("ETag"),
+            version_id=response.headers.get("x-amz-version-id"),
         )
 
-    def _head(self, client: S3Client, bucket: str, key: str, uri: str) -> RemoteStat:
+    def _head_once(self, uri: str, params: dict[str, str], headers: dict[str, str]) -> RemoteStat:
+        bucket, key = split_s3_uri(uri)
         try:
-            head = client.head_object(Bucket=bucket, Key=key)
+            url = self._signer.presign_object(
+                "HEAD", self._endpoint(bucket), key, params, self._credentials(), PRESIGN_EXPIRY_S
+            )
         except Exception as exc:
             raise self._classify_client_error(exc, bucket, uri) from exc
+        response = self._transport.request("HEAD", url, headers)
+        response.read_body(0)
+        if response.status not in (200, 206):  # 206: one part of a multipart object
+            raise self._classify_get(bucket)(response.status, b"", uri) or default_error(
+                response.status, uri, response.headers.get("Retry-After")
+            )
         return RemoteStat(
-            size=int(head["ContentLength"]), etag=head.get("ETag"), version_id=head.get("VersionId")
+            size=int(response.headers.get("Content-Length") or "0"),
+            etag=response.headers.get("ETag"),
+            version_id=response.headers.get("x-amz-version-id"),
         )
 
     def list(self, prefix_uri: str) -> Iterator[tuple[str, RemoteStat]]:
@@ -351,14 +375,10 @@ class S3Source:
     def part_size(self, uri: str, stat: RemoteStat) -> int | None:
         if not stat.etag or "-" not in stat.etag:
             return None
-        bucket, key = split_s3_uri(uri)
-        try:
-            head = self._client_for_bucket(bucket).head_object(
-                Bucket=bucket, Key=key, PartNumber=1, IfMatch=stat.etag
-            )
-        except Exception as exc:
-            raise self._classify_client_error(exc, bucket, uri) from exc
-        return int(head["ContentLength"])
+        first_part = self._metadata_retrying(
+            partial(self._head_once, uri, {"partNumber": "1"}, {"If-Match": stat.etag})
+        )
+        return first_part.size
 
     def _presigned_url(self, uri: str) -> str:
         cached = self._presigned.get(uri)

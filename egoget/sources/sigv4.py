@@ -64,8 +64,20 @@ class QuerySigner:
         expires_s: int,
         now: datetime | None = None,
     ) -> str:
+        return self.presign_object("GET", endpoint, key, {}, credentials, expires_s, now)
+
+    def presign_object(
+        self,
+        method: str,
+        endpoint: BucketEndpoint,
+        key: str,
+        params: dict[str, str],
+        credentials: Credentials,
+        expires_s: int,
+        now: datetime | None = None,
+    ) -> str:
         path = endpoint.path_prefix + _uri_encode(key, "-_.~/")
-        return self.presign("GET", endpoint, path, {}, credentials, expires_s, now)
+        return self.presign(method, endpoint, path, params, credentials, expires_s, now)
 
     def presign_bucket_get(
         self,

@@ -218,6 +218,9 @@ class Engine:
         buffers = BufferRing(READ_BUFFERS_PER_WORKER, lambda: aligned_buffer(READ_BUFFER_BYTES))
         # A worker goes on to its next chunk while the last one's MD5 is still in the SIMD
         # batch: waiting there kept batches one or two streams wide on many small files.
+        # Fetched chunks are ended between tasks, never mid-stream: ending one may restart
+        # its file, whose new requests must not share this worker's connection with a body
+        # still being read.
         fetched: list[_FetchedChunk] = []
         try:
             while not self._cancelled.is_set():
@@ -399,7 +402,7 @@ class Engine:
             job.in_flight += 1
         error: EgogetError
         try:
-            hasher = self._fetch_chunk(job, task.index, buffers, fetched)
+            hasher = self._fetch_chunk(job, task.index, buffers)
         except EgogetError as exc:
             error = exc
         except OSError as exc:
@@ -409,9 +412,7 @@ class Engine:
             return
         self._chunk_ended(job, task.index, b"", error)
 
-    def _fetch_chunk(
-        self, job: _Job, index: int, buffers: BufferRing, fetched: list[_FetchedChunk]
-    ) -> PartHasher:
+    def _fetch_chunk(self, job: _Job, index: int, buffers: BufferRing) -> PartHasher:
         source: Source = self._registry.for_uri(job.file.uri)
         start, end = job.layout.bounds(index)
         want_sha256 = job.file.sha256 is not None and job.layout.count == 1
@@ -430,9 +431,6 @@ class Engine:
                     if self._cancelled.is_set():
                         raise Interrupted("interrupted")
                     slot, view = buffers.take()
-                    # Taking a buffer may have finished an earlier chunk's hashing: publish it
-                    # now rather than after this whole chunk.
-                    self._end_hashed_chunks(fetched, wait=False)
                     want = aligned_read_size(offset, end - offset, len(view))
                     got = stream.readinto(view[:want])
                     direct_bytes = job.writer.write(view[:got], offset)
