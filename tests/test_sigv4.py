@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
@@ -174,3 +175,20 @@ def test_part_head_signature_matches_botocore(endpoint_url: str | None) -> None:
     )
     assert ours.path == theirs.path
     assert parse_qs(ours.query) == query
+
+
+def test_a_client_for_aws_itself_is_made_without_a_region_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The AWS path (no endpoint URL) asks botocore for the region; that must not wait on the
+    lock its own caller holds."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    settings = SourceSettings(max_connections=1, stall_timeout_s=1, connect_timeout_s=1)
+    source = S3Source(settings, HttpTransport(settings))
+    made: list[object] = []
+    worker = threading.Thread(target=lambda: made.append(source._client()), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert made, "making a client hung"
+    assert made[0].meta.region_name == "us-east-1"  # type: ignore[attr-defined]

@@ -127,8 +127,8 @@ class S3Source:
         session = self._boto_session()
         from botocore.config import Config
 
+        region = region or self._region()  # outside the lock: it may make the session
         with self._lock:
-            region = region or self._region()
             client = self._clients.get(region)
             if client is None:
                 config = Config(
