@@ -38,7 +38,7 @@ from ..errors import (
     TransferError,
     UsageError,
 )
-from ..transfer.retry import backoff_delay_s
+from ..retry import backoff_delay_s
 from .base import RangeStream, RemoteStat, SourceSettings
 from .http import ErrorClassifier, HttpTransport, default_error
 from .sigv4 import BucketEndpoint, Credentials, QuerySigner

@@ -47,6 +47,7 @@ from ..errors import (
 from ..ledger import Ledger, VerifiedFile
 from ..model import RemoteFile
 from ..paths import destination_inside
+from ..retry import RateLimiter, backoff_delay_s
 from ..sources import Source, SourceRegistry
 from ..sources.base import RemoteStat
 from .chunks import ChunkLayout, layout_for
@@ -78,7 +79,6 @@ from .integrity import (
     single_part_md5,
 )
 from .md5 import BufferRing
-from .retry import RateLimiter, backoff_delay_s
 
 T = TypeVar("T")
 _BUG_HINT = "rerun with EGOGET_DEBUG=1 and report the traceback; finished files are kept"

@@ -6,7 +6,7 @@ import random
 import threading
 import time
 
-from ..constants import BACKOFF_BASE_S, BACKOFF_CAP_S
+from .constants import BACKOFF_BASE_S, BACKOFF_CAP_S
 
 
 def backoff_delay_s(attempt: int, retry_after_s: float | None = None) -> float:
