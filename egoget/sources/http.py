@@ -13,6 +13,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, overload
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -238,6 +239,13 @@ class Response:
         self._connection.close()
 
 
+@dataclass(frozen=True)
+class SizeProbe:
+    size: int
+    accepts_ranges: bool
+    headers: ResponseHeaders
+
+
 class RangeResponse:
     """A streaming body that must deliver exactly the requested number of bytes."""
 
@@ -352,7 +360,7 @@ class HttpTransport:
             location = response.headers.get("Location")
             if response.status not in REDIRECT_STATUSES or not location:
                 return response
-            _read_error_body(response)  # drains the small redirect body, frees the connection
+            read_error_body(response)  # drains the small redirect body, frees the connection
             url = urljoin(url, location)
         raise TransferError(f"{redact_url(url)} redirects more than {MAX_REDIRECTS} times")
 
@@ -388,6 +396,35 @@ class HttpTransport:
                 ) from exc
         raise AssertionError("unreachable")
 
+    def probe_size(self, url: str, classify: ErrorClassifier) -> SizeProbe | None:
+        """A one-byte GET, not HEAD: presigned URLs are signed for GET, and a refusal's body
+        says why (for S3: bad keys, or only no access to this bucket). None when the range is
+        unsatisfiable: the file is empty."""
+        response = self.request("GET", url, {"Range": "bytes=0-0"})
+        if response.status == 200:
+            response.close()  # the server ignored the range: no need to read the whole file
+            body = b""
+        else:
+            body = read_error_body(response)  # for a 206, the one byte
+        if response.status == 206:
+            total = (response.headers.get("Content-Range") or "").rpartition("/")[2]
+            if not total.isdigit():
+                raise TransferError(f"{redact_url(url)} did not report its size")
+            return SizeProbe(int(total), True, response.headers)
+        if response.status == 200:
+            length = _content_length(response)
+            if length is None:
+                raise TransferError(
+                    f"{redact_url(url)} did not report its size and does not support ranges"
+                )
+            return SizeProbe(length, False, response.headers)
+        if response.status == 416:
+            return None
+        shown = redact_url(url)
+        raise classify(response.status, body, shown) or default_error(
+            response.status, shown, response.headers.get("Retry-After")
+        )
+
     def get_range(
         self,
         url: str,
@@ -400,7 +437,7 @@ class HttpTransport:
         all_headers = {"Range": f"bytes={start}-{end - 1}", **headers}
         response = self.request("GET", url, all_headers)
         if response.status not in (200, 206):
-            body = _read_error_body(response)
+            body = read_error_body(response)
             shown = redact_url(url)
             raise classify(response.status, body, shown) or default_error(
                 response.status, shown, response.headers.get("Retry-After")
@@ -437,7 +474,9 @@ def _content_length(response: Response) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def _read_error_body(response: Response) -> bytes:
+def read_error_body(response: Response) -> bytes:
+    """Up to 64 KiB of a small reply (an error document, a redirect), then the connection is
+    released; a broken connection just gives what arrived."""
     try:
         return response.read(64 * 1024) or b""
     except (http.client.HTTPException, OSError):

@@ -44,38 +44,16 @@ class HttpsSource:
         self._transport = transport
 
     def stat(self, uri: str) -> RemoteStat:
-        # A one-byte GET rather than HEAD: presigned URLs are usually signed for GET only.
-        shown = redact_url(uri)
-        response = self._transport.request("GET", uri, {"Range": "bytes=0-0"})
-        try:
-            if response.status == 206:
-                total = response.headers.get("Content-Range", "").rpartition("/")[2]
-                if not total.isdigit():
-                    raise TransferError(f"{shown} did not report its size")
-                size = int(total)
-                ranges = True
-            elif response.status == 200:
-                ranges = False
-                length = response.headers.get("Content-Length")
-                if not length or not length.isdigit():
-                    raise TransferError(
-                        f"{shown} did not report its size and does not support ranges"
-                    )
-                size = int(length)
-            else:
-                body = response.read(64 * 1024) or b""
-                raise _classify(response.status, body, shown) or default_error(
-                    response.status, shown, response.headers.get("Retry-After")
-                )
-            etag = response.headers.get("ETag")
-            # Weak validators cannot pin a byte range (RFC 9110 If-Range).
-            return RemoteStat(
-                size=size,
-                etag=None if etag and etag.startswith("W/") else etag,
-                accepts_ranges=ranges,
-            )
-        finally:
-            response.close()
+        probe = self._transport.probe_size(uri, _classify)
+        if probe is None:
+            raise default_error(416, redact_url(uri), None)
+        etag = probe.headers.get("ETag")
+        # Weak validators cannot pin a byte range (RFC 9110 If-Range).
+        return RemoteStat(
+            size=probe.size,
+            etag=None if etag and etag.startswith("W/") else etag,
+            accepts_ranges=probe.accepts_ranges,
+        )
 
     def list(self, prefix_uri: str) -> Iterator[tuple[str, RemoteStat]]:
         raise UsageError(

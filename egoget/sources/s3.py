@@ -40,7 +40,13 @@ from ..errors import (
 )
 from ..retry import backoff_delay_s
 from .base import RangeStream, RemoteStat, SourceSettings
-from .http import ErrorClassifier, HttpTransport, default_error
+from .http import (
+    ErrorClassifier,
+    HttpTransport,
+    ResponseHeaders,
+    default_error,
+    read_error_body,
+)
 from .sigv4 import BucketEndpoint, Credentials, QuerySigner
 
 if TYPE_CHECKING:
@@ -65,7 +71,6 @@ _ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403", "F
 _XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
 PRESIGNED_CACHE_ENTRIES = 1024
 LISTING_PAGE_KEYS = 1000  # S3's own maximum
-_ERROR_BODY_MAX_BYTES = 64 * 1024
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -283,43 +288,28 @@ class S3Source:
 
     def _stat_once(self, uri: str) -> RemoteStat | None:
         bucket, _ = split_s3_uri(uri)
-        response = self._transport.request("GET", self._presigned_url(uri), {"Range": "bytes=0-0"})
-        if response.status == 206:
-            response.read_body(_ERROR_BODY_MAX_BYTES)
-            total = (response.headers.get("Content-Range") or "").rpartition("/")[2]
-            if not total.isdigit():
-                raise RetryableError(f"{uri} answered a range without its total size")
-            size = int(total)
-        elif response.status == 200:  # the whole object: no need to read it for its size
-            response.close()
-            size = int(response.headers.get("Content-Length") or "0")
-        else:
-            body = response.read_body(_ERROR_BODY_MAX_BYTES)
-            if response.status == 416:
-                return None
-            raise self._classify_get(bucket)(response.status, body, uri) or default_error(
-                response.status, uri, response.headers.get("Retry-After")
-            )
+        probe = self._transport.probe_size(self._presigned_url(uri), self._classify_get(bucket))
+        if probe is None:
+            return None
         return RemoteStat(
-            size=size,
-            etag=response.headers.get("ETag"),
-            version_id=response.headers.get("x-amz-version-id"),
+            size=probe.size,
+            etag=probe.headers.get("ETag"),
+            version_id=probe.headers.get("x-amz-version-id"),
         )
 
     def _head_once(self, uri: str, params: dict[str, str], headers: dict[str, str]) -> RemoteStat:
         bucket, key = split_s3_uri(uri)
-        try:
-            url = self._signer.presign_object(
-                "HEAD", self._endpoint(bucket), key, params, self._credentials(), PRESIGN_EXPIRY_S
-            )
-        except Exception as exc:
-            raise self._classify_client_error(exc, bucket, uri) from exc
+        url = self._signed(
+            bucket,
+            uri,
+            lambda endpoint, credentials: self._signer.presign_object(
+                "HEAD", endpoint, key, params, credentials, PRESIGN_EXPIRY_S
+            ),
+        )
         response = self._transport.request("HEAD", url, headers)
-        response.read_body(0)
+        read_error_body(response)  # a HEAD has none: this frees the connection
         if response.status not in (200, 206):  # 206: one part of a multipart object
-            raise self._classify_get(bucket)(response.status, b"", uri) or default_error(
-                response.status, uri, response.headers.get("Retry-After")
-            )
+            raise self._refusal(bucket, response.status, b"", uri, response.headers)
         return RemoteStat(
             size=int(response.headers.get("Content-Length") or "0"),
             etag=response.headers.get("ETag"),
@@ -347,19 +337,35 @@ class S3Source:
             token = page.next_token
 
     def _listing_page(self, bucket: str, params: dict[str, str], shown: str) -> _ListingPage:
-        try:
-            url = self._signer.presign_bucket_get(
-                self._endpoint(bucket), params, self._credentials(), PRESIGN_EXPIRY_S
-            )
-        except Exception as exc:
-            raise self._classify_client_error(exc, bucket, shown) from exc
+        url = self._signed(
+            bucket,
+            shown,
+            lambda endpoint, credentials: self._signer.presign_bucket_get(
+                endpoint, params, credentials, PRESIGN_EXPIRY_S
+            ),
+        )
         response = self._transport.request("GET", url, {})
         body = response.read_body(LISTING_PAGE_MAX_BYTES)
         if response.status != 200:
-            raise self._classify_get(bucket)(response.status, body, shown) or default_error(
-                response.status, shown, response.headers.get("Retry-After")
-            )
+            raise self._refusal(bucket, response.status, body, shown, response.headers)
         return parse_listing(body, bucket, shown)
+
+    def _signed(
+        self, bucket: str, shown: str, sign: Callable[[BucketEndpoint, Credentials], str]
+    ) -> str:
+        """A URL signed for this bucket: botocore's errors in finding the endpoint or the
+        credentials become egoget's."""
+        try:
+            return sign(self._endpoint(bucket), self._credentials())
+        except Exception as exc:
+            raise self._classify_client_error(exc, bucket, shown) from exc
+
+    def _refusal(
+        self, bucket: str, status: int, body: bytes, shown: str, headers: ResponseHeaders
+    ) -> TransferError:
+        return self._classify_get(bucket)(status, body, shown) or default_error(
+            status, shown, headers.get("Retry-After")
+        )
 
     def _metadata_retrying(self, call: Callable[[], T]) -> T:
         attempt = 1
@@ -386,11 +392,13 @@ class S3Source:
         if cached and cached[1] > now:
             return cached[0]
         bucket, key = split_s3_uri(uri)
-        try:
-            endpoint = self._endpoint(bucket)
-            url = self._signer.presign_get(endpoint, key, self._credentials(), PRESIGN_EXPIRY_S)
-        except Exception as exc:
-            raise self._classify_client_error(exc, bucket, uri) from exc
+        url = self._signed(
+            bucket,
+            uri,
+            lambda endpoint, credentials: self._signer.presign_get(
+                endpoint, key, credentials, PRESIGN_EXPIRY_S
+            ),
+        )
         self._presigned[uri] = (url, now + PRESIGN_EXPIRY_S / 2)
         while len(self._presigned) > PRESIGNED_CACHE_ENTRIES:
             self._presigned.popitem(last=False)
