@@ -109,6 +109,8 @@ class S3Source:
         self._presigned: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._signer = QuerySigner()
         self._endpoints: dict[str, BucketEndpoint] = {}
+        # Read once: every presign asks, and the environment does not change during a run.
+        self._environment_keys = self._environment_credentials()
 
     # --- botocore, for what only it knows ---------------------------------------------------
 
@@ -196,9 +198,8 @@ class S3Source:
         return endpoint
 
     def _credentials(self) -> Credentials:
-        from_env = self._environment_credentials()
-        if from_env is not None:
-            return from_env
+        if self._environment_keys is not None:
+            return self._environment_keys
         import botocore.exceptions
 
         found = self._boto_session().get_credentials()
