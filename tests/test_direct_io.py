@@ -128,15 +128,20 @@ def test_unknown_io_mode_is_a_usage_error_naming_the_choices(
     assert "'auto', 'direct', 'buffered'" in result.output, result.output
 
 
-@needs_o_direct
-def test_whole_blocks_go_direct_and_a_ragged_end_through_the_cache(tmp_path: Path) -> None:
+def direct_part_writer(tmp_path: Path, size: int) -> tuple[PartWriter, Path]:
+    """A writer on a zero-filled part file of ``size`` bytes, with its direct descriptor."""
     path = tmp_path / "part"
-    size = 2 * DIRECT_IO_ALIGN_BYTES + 100
     path.write_bytes(bytes(size))
     direct_fd = open_direct(path)
     if direct_fd < 0:
         pytest.skip(f"the filesystem of {tmp_path} refuses O_DIRECT")
-    writer = PartWriter(os.open(path, os.O_RDWR), direct_fd)
+    return PartWriter(os.open(path, os.O_RDWR), direct_fd), path
+
+
+@needs_o_direct
+def test_whole_blocks_go_direct_and_a_ragged_end_through_the_cache(tmp_path: Path) -> None:
+    size = 2 * DIRECT_IO_ALIGN_BYTES + 100
+    writer, path = direct_part_writer(tmp_path, size)
     buffer = memoryview(mmap.mmap(-1, 4 * DIRECT_IO_ALIGN_BYTES))
     body = os.urandom(size)
     buffer[:size] = body
@@ -147,12 +152,7 @@ def test_whole_blocks_go_direct_and_a_ragged_end_through_the_cache(tmp_path: Pat
 
 @needs_o_direct
 def test_a_write_the_device_refuses_goes_through_the_page_cache(tmp_path: Path) -> None:
-    path = tmp_path / "part"
-    path.write_bytes(bytes(3 * DIRECT_IO_ALIGN_BYTES))
-    direct_fd = open_direct(path)
-    if direct_fd < 0:
-        pytest.skip(f"the filesystem of {tmp_path} refuses O_DIRECT")
-    writer = PartWriter(os.open(path, os.O_RDWR), direct_fd)
+    writer, path = direct_part_writer(tmp_path, 3 * DIRECT_IO_ALIGN_BYTES)
     aligned = memoryview(mmap.mmap(-1, DIRECT_IO_ALIGN_BYTES))
     aligned[:] = b"a" * DIRECT_IO_ALIGN_BYTES
     assert writer.write(aligned, 0) == DIRECT_IO_ALIGN_BYTES

@@ -139,15 +139,21 @@ def test_missing_object_fails_with_exit_1_and_names_it(
     assert_same_bytes(tmp_path / "o" / good.key.rsplit("/", 1)[1], good)
 
 
+@pytest.mark.parametrize("target", ["object", "listing"])
 def test_wrong_secret_key_is_exit_3_with_a_hint(
+    target: str,
     demo_objects: list[MirrorObject],
     tmp_path: Path,
     capsys: CaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-    result = run_cli(["fetch", videos(demo_objects)[0].uri, "-o", str(tmp_path / "o")], capsys)
+    uri = videos(demo_objects)[0].uri
+    if target == "listing":
+        uri = f"s3://{CONSORTIUM_BUCKET}/public/v2_1/"
+    result = run_cli(["fetch", uri, "-o", str(tmp_path / "o")], capsys)
     assert result.exit_code == 3, result.output
+    assert "SignatureDoesNotMatch" in result.stderr or "InvalidAccessKeyId" in result.stderr
     assert "hint:" in result.stderr
     assert "not-the-secret" not in result.output
 
@@ -243,20 +249,6 @@ def test_listing_across_pages_keeps_every_key_however_spelled(
     for key, body in bodies.items():
         assert (out / key.removeprefix("odd/")).read_bytes() == body
     assert sorted(p.name for p in out.rglob("*.bin")) == sorted(k.rsplit("/")[-1] for k in ODD_KEYS)
-
-
-def test_wrong_secret_key_on_a_listing_is_exit_3(
-    demo_objects: list[MirrorObject],
-    tmp_path: Path,
-    capsys: CaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-    prefix = f"s3://{CONSORTIUM_BUCKET}/public/v2_1/"
-    result = run_cli(["fetch", prefix, "-o", str(tmp_path / "o")], capsys)
-    assert result.exit_code == 3, result.output
-    assert "SignatureDoesNotMatch" in result.stderr or "InvalidAccessKeyId" in result.stderr
-    assert "hint:" in result.stderr
 
 
 def write_profile(s3_server: SeaweedServer, name: str, secret: str) -> None:

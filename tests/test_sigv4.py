@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -16,6 +17,35 @@ from egoget.sources.s3 import S3Source
 from egoget.sources.sigv4 import BucketEndpoint, Credentials, QuerySigner
 
 KEYS = ["public/v2_1/full_scale/0f0ee8d4.mp4", "takes/a b/ünï+code(1)~!*'.mp4", "x"]
+CREDENTIALS = Credentials("AKIDEXAMPLE", "SECRETEXAMPLE")
+
+
+def botocore_client(endpoint_url: str | None, region: str, token: str | None = None) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=CREDENTIALS.access_key,
+        aws_secret_access_key=CREDENTIALS.secret_key,
+        aws_session_token=token,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if endpoint_url else "auto"},
+        ),
+    )
+
+
+def signed_at(query: dict[str, list[str]]) -> datetime:
+    """The moment botocore signed at, so that ours signs at the same one."""
+    return datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+
+
+def bucket_endpoint(client: Any, region: str) -> BucketEndpoint:
+    """As S3Source does on AWS: the bucket's addressing, read off botocore's URL for key "x"."""
+    probe = urlsplit(
+        client.generate_presigned_url("get_object", Params={"Bucket": "ego4d-cmu", "Key": "x"})
+    )
+    return BucketEndpoint(probe.scheme, probe.netloc, probe.path[:-1], region)
 
 
 @pytest.mark.parametrize("endpoint_url", ["http://127.0.0.1:8333", None])
@@ -25,35 +55,20 @@ KEYS = ["public/v2_1/full_scale/0f0ee8d4.mp4", "takes/a b/ünï+code(1)~!*'.mp4"
 def test_signatures_match_botocore(
     endpoint_url: str | None, region: str, token: str | None, key: str
 ) -> None:
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=region,
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="SECRETEXAMPLE",
-        aws_session_token=token,
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path" if endpoint_url else "auto"},
-        ),
-    )
+    client = botocore_client(endpoint_url, region, token)
     theirs = urlsplit(
         client.generate_presigned_url(
             "get_object", Params={"Bucket": "ego4d-cmu", "Key": key}, ExpiresIn=900
         )
     )
     query = parse_qs(theirs.query)
-    moment = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(
-        tzinfo=timezone.utc
-    )
-    # As S3Source does: the bucket's addressing, read off botocore's URL for the key "x".
-    probe = urlsplit(
-        client.generate_presigned_url("get_object", Params={"Bucket": "ego4d-cmu", "Key": "x"})
-    )
-    endpoint = BucketEndpoint(probe.scheme, probe.netloc, probe.path[:-1], region)
     ours = urlsplit(
         QuerySigner().presign_get(
-            endpoint, key, Credentials("AKIDEXAMPLE", "SECRETEXAMPLE", token), 900, moment
+            bucket_endpoint(client, region),
+            key,
+            Credentials(CREDENTIALS.access_key, CREDENTIALS.secret_key, token),
+            900,
+            signed_at(query),
         )
     )
     assert ours.path == theirs.path
@@ -67,40 +82,22 @@ def test_listing_signatures_match_botocore(
     endpoint_url: str | None, token: str | None, continuation: str | None
 ) -> None:
     region = "eu-west-1"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=region,
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="SECRETEXAMPLE",
-        aws_session_token=token,
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path" if endpoint_url else "auto"},
-        ),
-    )
+    client = botocore_client(endpoint_url, region, token)
     params = {"Bucket": "ego4d-cmu", "Prefix": "public/v2 1/ü+", "EncodingType": "url"}
     if continuation:
         params["ContinuationToken"] = continuation
     theirs = urlsplit(client.generate_presigned_url("list_objects_v2", Params=params))
     query = parse_qs(theirs.query)
-    moment = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(
-        tzinfo=timezone.utc
-    )
-    probe = urlsplit(
-        client.generate_presigned_url("get_object", Params={"Bucket": "ego4d-cmu", "Key": "x"})
-    )
-    endpoint = BucketEndpoint(probe.scheme, probe.netloc, probe.path[:-1], region)
     ours_params = {"list-type": "2", "prefix": params["Prefix"], "encoding-type": "url"}
     if continuation:
         ours_params["continuation-token"] = continuation
     ours = urlsplit(
         QuerySigner().presign_bucket_get(
-            endpoint,
+            bucket_endpoint(client, region),
             ours_params,
-            Credentials("AKIDEXAMPLE", "SECRETEXAMPLE", token),
+            Credentials(CREDENTIALS.access_key, CREDENTIALS.secret_key, token),
             3600,
-            moment,
+            signed_at(query),
         )
     )
     assert (ours.netloc, ours.path) == (theirs.netloc, theirs.path)
@@ -137,17 +134,7 @@ def test_endpoint_url_addressing_matches_botocore(
 
 @pytest.mark.parametrize("endpoint_url", ["http://127.0.0.1:8333", None])
 def test_part_head_signature_matches_botocore(endpoint_url: str | None) -> None:
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="SECRETEXAMPLE",
-        config=Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "path" if endpoint_url else "auto"},
-        ),
-    )
+    client = botocore_client(endpoint_url, "us-east-1")
     key = KEYS[1]
     theirs = urlsplit(
         client.generate_presigned_url(
@@ -155,22 +142,15 @@ def test_part_head_signature_matches_botocore(endpoint_url: str | None) -> None:
         )
     )
     query = parse_qs(theirs.query)
-    moment = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(
-        tzinfo=timezone.utc
-    )
-    probe = urlsplit(
-        client.generate_presigned_url("get_object", Params={"Bucket": "ego4d-cmu", "Key": "x"})
-    )
-    endpoint = BucketEndpoint(probe.scheme, probe.netloc, probe.path[:-1], "us-east-1")
     ours = urlsplit(
         QuerySigner().presign_object(
             "HEAD",
-            endpoint,
+            bucket_endpoint(client, "us-east-1"),
             key,
             {"partNumber": "1"},
-            Credentials("AKIDEXAMPLE", "SECRETEXAMPLE"),
+            CREDENTIALS,
             3600,
-            moment,
+            signed_at(query),
         )
     )
     assert ours.path == theirs.path
