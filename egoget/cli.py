@@ -393,6 +393,23 @@ def transfer_options(command: F) -> F:
             "SSO, instance role) applies.",
         ),
         click.option(
+            "--proxy",
+            help="Proxy for every request, http://[user:password@]host:port (overrides "
+            "HTTPS_PROXY/HTTP_PROXY/ALL_PROXY; NO_PROXY still applies).",
+        ),
+        click.option(
+            "--ca-bundle",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="PEM file of CA certificates to trust (overrides AWS_CA_BUNDLE, the profile's "
+            "ca_bundle and REQUESTS_CA_BUNDLE).",
+        ),
+        click.option(
+            "--no-verify-ssl",
+            is_flag=True,
+            default=None,
+            help="Do not check TLS certificates (unsafe: anyone on the path can alter the data).",
+        ),
+        click.option(
             "--cookies",
             type=click.Path(dir_okay=False, path_type=Path),
             help="Google Drive: cookies.txt exported from a browser signed in to Google, for "
@@ -475,7 +492,8 @@ def cli() -> None:
 
     Exit codes: 0 all selected files verified; 1 some files failed (rerun to resume);
     2 usage, config or manifest error; 3 credentials or access; 4 disk full; 5 output directory
-    locked by another run; 130/143 interrupted. Set EGOGET_DEBUG=1 for tracebacks.
+    locked by another run; 6 a server cannot be reached or trusted (name, proxy, certificate);
+    130/143 interrupted. Set EGOGET_DEBUG=1 for tracebacks.
     """
 
 
@@ -562,6 +580,11 @@ def run_and_exit(
         while step_views:
             step_views.pop().close()
 
+    if config.no_verify_ssl:
+        err(
+            "warning: --no-verify-ssl: TLS certificates are not checked; anyone on the network "
+            "path can read and alter what this run downloads"
+        )
     ensure_output_dir(config.output)
     with stop_on_signals(cancelled) as received:
         try:
@@ -810,11 +833,11 @@ def download(ctx: click.Context, /, **params: Any) -> None:
         if isinstance(config, Ego4dSocialConfig):
             return ego4d_social.plan_run(config, registry, fetcher)
         if isinstance(config, Ego2ExoConfig):
-            return ego2exo.plan_run(config, fetcher)
+            return ego2exo.plan_run(config, registry, fetcher)
         if isinstance(config, EgoExoConfig):
             return egoexo.plan_run(config, fetcher)
         if isinstance(config, EgoVlpConfig):
-            return drive_assets.plan_egovlp(config)
+            return drive_assets.plan_egovlp(config, registry)
         assert isinstance(config, EgoSchemaConfig)
         return egoschema.plan_run(config, registry, fetcher)
 

@@ -74,6 +74,13 @@ class TransferConfig(BaseModel):
     cookies: Path | None = Field(
         None, description="cookies.txt of a browser signed in to Google, for Drive files"
     )
+    proxy: str | None = Field(
+        None, description="http://[user:password@]host:port; overrides HTTPS_PROXY/HTTP_PROXY"
+    )
+    ca_bundle: Path | None = Field(
+        None, description="PEM file of CA certificates to trust; overrides AWS_CA_BUNDLE etc."
+    )
+    no_verify_ssl: bool = Field(False, description="Skip TLS certificate checks (unsafe)")
     dry_run: bool = False
     yes: bool = Field(False, validation_alias=AliasChoices("yes", "assume_yes"))
     skip_invalid: bool = False

@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     AUTH = 3
     DISK_FULL = 4
     LOCKED = 5
+    UNREACHABLE = 6
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -79,6 +80,16 @@ class LockedError(EgogetError):
     exit_code = ExitCode.LOCKED
 
 
+# --- the network: exit 6 ------------------------------------------------------------------------
+
+
+class UnreachableError(EgogetError):
+    """A server that cannot be reached or trusted at all (its name does not resolve, it refuses
+    every connection, its certificate fails): retrying cannot help, so the run stops at once."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
 # --- one file's transfer: exit 1 once retries are spent ----------------------------------------
 
 
@@ -122,3 +133,7 @@ class AccessDeniedError(TransferError):
 
 class Interrupted(EgogetError):
     exit_code = ExitCode.INTERRUPTED
+
+
+# Errors that doom every other file of the run too: the run stops instead of trying them all.
+RUN_FATAL_ERRORS = (AuthError, DiskFullError, UnreachableError)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .constants import LIST_INSTEAD_OF_HEAD_MIN_KEYS
-from .errors import AccessDeniedError, AuthError, EgogetError, NotFoundError
+from .errors import RUN_FATAL_ERRORS, AccessDeniedError, EgogetError, NotFoundError
 from .model import RemoteFile
 from .sources import SourceRegistry, scheme_of
 from .sources.base import RemoteStat
@@ -87,8 +87,8 @@ def _stat_each(
     def stat(file: RemoteFile) -> tuple[RemoteFile, RemoteStat | EgogetError]:
         try:
             return file, registry.for_uri(file.uri).stat(file.uri)
-        except AuthError:
-            raise  # bad credentials doom the whole run
+        except RUN_FATAL_ERRORS:
+            raise  # bad credentials or an unreachable server doom the whole run
         except (NotFoundError, AccessDeniedError) as exc:
             return file, exc
         except EgogetError as exc:

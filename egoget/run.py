@@ -90,6 +90,9 @@ def source_registry(config: TransferConfig) -> SourceRegistry:
             endpoint_url=config.endpoint_url,
             aws_profile=config.aws_profile,
             drive_cookies=config.cookies,
+            proxy=config.proxy,
+            ca_bundle=config.ca_bundle,
+            verify_tls=not config.no_verify_ssl,
         )
     )
 

@@ -23,23 +23,28 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   fi
   echo "$want" > "$stamp"
 fi
-# ffmpeg, for `egoget prepare egovlp`, `--cut-clips` and their tests: from Debian's packages
-# when this shell may install them; otherwise the video tests are skipped, with a reason.
-if ! command -v ffmpeg >/dev/null 2>&1; then
+# From Debian's packages when this shell may install them; otherwise the tests that need them
+# are skipped, with a reason: ffmpeg for `egoget prepare egovlp`, `--cut-clips` and their
+# tests; tinyproxy, a real forward proxy for the network tests.
+missing=""
+command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
+command -v tinyproxy >/dev/null 2>&1 || missing="$missing tinyproxy"
+if [ -n "$missing" ]; then
   apt_get=""
   if [ "$(id -u)" = 0 ]; then apt_get="apt-get"
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then apt_get="sudo -n apt-get"
   fi
   if [ -n "$apt_get" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "bootstrap: installing ffmpeg from Debian's packages" >&2
+    echo "bootstrap: installing$missing from Debian's packages" >&2
+    # shellcheck disable=SC2086 # one word per package
     if ! { $apt_get update -qq && DEBIAN_FRONTEND=noninteractive $apt_get install -y -qq \
-           --no-install-recommends ffmpeg; } > "$VENV/apt-install.log" 2>&1; then
+           --no-install-recommends $missing; } > "$VENV/apt-install.log" 2>&1; then
       tail -n 30 "$VENV/apt-install.log" >&2
-      echo "bootstrap: installing ffmpeg failed; full log in $VENV/apt-install.log" >&2
+      echo "bootstrap: installing$missing failed; full log in $VENV/apt-install.log" >&2
       exit 1
     fi
   else
-    echo "bootstrap: ffmpeg not found and cannot install it here; video tests will be skipped" >&2
+    echo "bootstrap:$missing not found and cannot install here; their tests will be skipped" >&2
   fi
 fi
 # The official ego4d/egoexo CLIs, in a venv of their own, for the parity tests and benchmarks.

@@ -16,23 +16,61 @@ from egoget.mirror import SeaweedServer, seed_demo, seed_egoexo
 from egoget.mirror.seed import MirrorObject, object_bytes, seed_object
 
 from .httpserver import ContentServer
+from .proxy import PROXY_ONLY_HOST, Tinyproxy, proxy_unavailable_reason
 
 REPO = Path(__file__).resolve().parent.parent
 
+
+# Read before any test's environment is isolated: CI sets it, so there a skip is a failure.
+_REQUIRE_PROXY = bool(os.environ.get("EGOGET_TESTS_REQUIRE_PROXY"))
+# Set on this machine for every process; each test that touches TLS sets them itself.
+_TLS_VARIABLES = frozenset(
+    {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "NIX_SSL_CERT_FILE"}
+)
 
 # Keys whose licence covers some universities' buckets but not unict's.
 LIMITED_KEYS = ("EGOGETLIMITEDKEY", "egoget-limited-secret")
 _LIMITED_BUCKETS = ("ego4d-consortium-sharing", "ego4d-cmu", "ego4d-georgiatech")
 
 
+@dataclass(frozen=True)
+class PrivateCa:
+    """A certificate authority no system store trusts, and a server certificate it signed for
+    127.0.0.1, localhost and the proxy-only host name."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedServer]:
+def private_ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCa:
+    import trustme
+
+    folder = tmp_path_factory.mktemp("private-ca")
+    ca = trustme.CA(organization_name="egoget test CA")
+    cert = ca.issue_cert("127.0.0.1", "localhost", PROXY_ONLY_HOST)
+    ca.cert_pem.write_to_path(folder / "ca.pem")
+    cert.private_key_pem.write_to_path(folder / "key.pem")
+    for pem in cert.cert_chain_pems:
+        pem.write_to_path(folder / "cert.pem", append=True)
+    return PrivateCa(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+
+
+@pytest.fixture(scope="session")
+def s3_server(
+    tmp_path_factory: pytest.TempPathFactory, private_ca: PrivateCa
+) -> Iterator[SeaweedServer]:
     limited = {
         "name": "limited",
         "credentials": [{"accessKey": LIMITED_KEYS[0], "secretKey": LIMITED_KEYS[1]}],
         "actions": [f"{a}:{b}" for b in _LIMITED_BUCKETS for a in ("Read", "List")],
     }
-    server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs"), extra_identities=[limited])
+    server = SeaweedServer(
+        tmp_path_factory.mktemp("seaweedfs"),
+        extra_identities=[limited],
+        tls_files=(private_ca.cert_file, private_ca.key_file),
+    )
     server.start()
     try:
         yield server
@@ -68,9 +106,14 @@ def no_requests_leave_the_machine() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_server: SeaweedServer) -> None:
-    """No real credentials, config or cache from the developer's machine reach a test."""
+    """No real credentials, config, cache, proxy or CA bundle from the developer's machine (or
+    this one, which exports CA bundle variables) reach a test; TLS tests set their own."""
     for name in list(os.environ):
-        if name.startswith(("AWS_", "EGOGET_")) and name != "EGOGET_OFFICIAL_VENV":
+        if (
+            (name.startswith(("AWS_", "EGOGET_")) and name != "EGOGET_OFFICIAL_VENV")
+            or name in _TLS_VARIABLES
+            or name.lower().endswith("_proxy")
+        ):
             monkeypatch.delenv(name)
     home = tmp_path / "home"
     home.mkdir()
@@ -80,6 +123,37 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_server: Sea
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
+
+
+def _require_proxy() -> None:
+    reason = proxy_unavailable_reason()
+    if reason is None:
+        return
+    if _REQUIRE_PROXY:
+        pytest.fail(f"the proxy tests must run here: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def forward_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tinyproxy]:
+    """tinyproxy: the only way to reach PROXY_ONLY_HOST."""
+    _require_proxy()
+    proxy = Tinyproxy(tmp_path_factory.mktemp("tinyproxy")).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tinyproxy]:
+    """tinyproxy that wants a user and password (Proxy-Authorization: Basic)."""
+    _require_proxy()
+    proxy = Tinyproxy(tmp_path_factory.mktemp("tinyproxy-auth"), ("researcher", "s3cretw0rd"))
+    try:
+        yield proxy.start()
+    finally:
+        proxy.stop()
 
 
 @pytest.fixture

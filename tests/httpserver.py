@@ -22,6 +22,7 @@ class ContentServer(ThreadingHTTPServer):
         self.fail_statuses: list[int] = []  # answered, in order, before serving anything
         self.forbidden_body: bytes | None = None  # answer every GET with 403 and this body
         self.replace_after_bytes: tuple[int, str, bytes] | None = None
+        self.redirects: dict[str, str] = {}  # path -> Location of a 302
         self.lock = threading.Lock()
 
     @property
@@ -53,6 +54,13 @@ class _Handler(BaseHTTPRequestHandler):
             srv.requests.append({"path": self.path, "headers": dict(self.headers)})
             status = srv.fail_statuses.pop(0) if srv.fail_statuses else None
             body = srv.files.get(path)
+            location = srv.redirects.get(path)
+        if location is not None:
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if status is not None:
             self._reply_error(status, b"injected failure")
             return

@@ -10,12 +10,12 @@ download; Drive's own answers give the size of the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..config import EgoVlpConfig
 from ..errors import EgogetError, UnsafePathError
 from ..model import PlannedRun, RemoteFile
 from ..paths import safe_relative_path
+from ..sources import SourceRegistry
 from .choices import check_choices
 
 
@@ -127,10 +127,10 @@ SOCIAL_CHECKPOINTS = DriveAsset(
 
 
 def asset_files(
-    assets: list[DriveAsset], cookies: Path | None
+    assets: list[DriveAsset], registry: SourceRegistry
 ) -> tuple[list[RemoteFile], list[tuple[str, EgogetError]]]:
     """The files of these assets; a folder is listed on Drive (one request per folder)."""
-    from ..sources.gdrive import drive_uri, list_folder  # requests loads only when needed
+    from ..sources.gdrive import drive_folder, drive_uri  # requests loads only when needed
 
     files: list[RemoteFile] = []
     refused: list[tuple[str, EgogetError]] = []
@@ -141,7 +141,7 @@ def asset_files(
             uri = drive_uri(asset.drive_id)
             files.append(RemoteFile(uri, dest, asset.size, md5=asset.md5, tags=tags))
             continue
-        for file_id, path in list_folder(asset.drive_id, cookies):
+        for file_id, path in drive_folder(registry, asset.drive_id):
             try:
                 dest = safe_relative_path(asset.dest + path)
             except UnsafePathError as exc:
@@ -151,13 +151,13 @@ def asset_files(
     return files, refused
 
 
-def plan_egovlp(config: EgoVlpConfig) -> PlannedRun:
+def plan_egovlp(config: EgoVlpConfig, registry: SourceRegistry) -> PlannedRun:
     parts = config.parts or list(EGOVLP_DEFAULT_PARTS)
     check_choices("part", parts, [*EGOVLP_PARTS, "all"])
     if "all" in parts:
         parts = list(EGOVLP_PARTS)
     assets = [asset for asset in EGOVLP_ASSETS if asset.part in parts]
-    files, refused = asset_files(assets, config.cookies)
+    files, refused = asset_files(assets, registry)
     return PlannedRun(config.planned_share(files), refused)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..config import Ego2ExoConfig, EgoExoConfig
 from ..model import PlannedRun
+from ..sources import SourceRegistry
 from . import Fetcher, egoexo
 from .drive_assets import EGO2EXO_METADATA, asset_files
 
@@ -17,14 +18,14 @@ VIDEO_PARTS = {None: [], "448": ["downscaled_takes/448"], "takes": ["takes"]}
 BENCHMARK = "keystep"
 
 
-def plan_run(config: Ego2ExoConfig, fetcher: Fetcher) -> PlannedRun:
+def plan_run(config: Ego2ExoConfig, registry: SourceRegistry, fetcher: Fetcher) -> PlannedRun:
     parts = config.parts or [FEATURE_PART, *VIDEO_PARTS[config.videos]]
     values = config.model_dump(exclude={"dataset", "videos", "metadata", "shard"})
     values.update(parts=parts, benchmarks=config.benchmarks or [BENCHMARK])
     takes = egoexo.plan_run(EgoExoConfig.model_validate(values), fetcher)
     files, refused = list(takes.plan.files), list(takes.refused)
     if config.metadata:
-        metadata, refused_metadata = asset_files([EGO2EXO_METADATA], config.cookies)
+        metadata, refused_metadata = asset_files([EGO2EXO_METADATA], registry)
         files += metadata
         refused += refused_metadata
     notes = [*takes.notes, f"ego2exo: {', '.join(parts)} of the {BENCHMARK} takes"]

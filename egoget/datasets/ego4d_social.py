@@ -90,7 +90,7 @@ def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetch
     chosen = replace(chosen, files=files, notes=notes)
     run = ego4d.resolved_run(config.planned_share(files), chosen, registry, config.procs)
     if config.checkpoints:
-        checkpoints, refused = asset_files([SOCIAL_CHECKPOINTS], config.cookies)
+        checkpoints, refused = asset_files([SOCIAL_CHECKPOINTS], registry)
         run.plan.files += config.planned_share(checkpoints).files
         run.refused += refused
     if config.cut_clips:

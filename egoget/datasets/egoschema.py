@@ -113,14 +113,14 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
         try:
             finishing: list[FinishingStep] = []
             if route == "urls":
-                files, refused = read_uid_to_url(_uid_to_url_path(config, fetcher))
+                files, refused = read_uid_to_url(_uid_to_url_path(config, registry, fetcher))
                 check_link_expiry(files, registry)
             elif route == "huggingface":
                 files, refused = _hf_archives(config, registry), []
                 into = safe_relative_path("videos")
                 finishing = [Unpack(f.dest, into, strip_prefix=HF_TOP_FOLDER) for f in files]
             elif route == "drive-archive":
-                files, refused = [_drive_folder_file(config, ARCHIVE_NAME)], []
+                files, refused = [_drive_folder_file(registry, ARCHIVE_NAME)], []
                 into = safe_relative_path("videos")
                 finishing = [Unpack(files[0].dest, into, strip_prefix=ARCHIVE_TOP_FOLDER)]
             else:
@@ -148,18 +148,18 @@ def _hf_archives(config: EgoSchemaConfig, registry: SourceRegistry) -> list[Remo
     return files
 
 
-def _uid_to_url_path(config: EgoSchemaConfig, fetcher: Fetcher) -> Path:
+def _uid_to_url_path(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher) -> Path:
     """The user's map, or the one in the benchmark's Drive folder (fetched into the output)."""
     if config.uid_to_url is not None:
         return config.uid_to_url
-    remote = _drive_folder_file(config, "uid_to_url.json")
+    remote = _drive_folder_file(registry, "uid_to_url.json")
     return fetcher.fetch([remote])[remote.dest]
 
 
-def _drive_folder_file(config: EgoSchemaConfig, name: str) -> RemoteFile:
-    from ..sources.gdrive import drive_uri, list_folder
+def _drive_folder_file(registry: SourceRegistry, name: str) -> RemoteFile:
+    from ..sources.gdrive import drive_folder, drive_uri
 
-    listing = {path: file_id for file_id, path in list_folder(DRIVE_FOLDER_ID, config.cookies)}
+    listing = {path: file_id for file_id, path in drive_folder(registry, DRIVE_FOLDER_ID)}
     if name not in listing:
         raise ManifestError(
             f"the EgoSchema Drive folder {DRIVE_FOLDER_ID} has no {name}",

@@ -91,7 +91,7 @@ def _add_drive(
     assert isinstance(source, gdrive.DriveSource)
     if uri.endswith("/"):
         folder_id = gdrive.file_id_of(uri)
-        for file_id, path in gdrive.list_folder(folder_id, registry.settings.drive_cookies):
+        for file_id, path in source.list_folder(folder_id):
             name = f"{dest.rstrip('/')}/{path}" if dest else path
             _add(files, refused, gdrive.drive_uri(file_id), name, None, None)
         return

@@ -95,8 +95,12 @@ class SeaweedServer:
         access_key: str = ACCESS_KEY,
         secret_key: str = SECRET_KEY,
         extra_identities: list[dict[str, object]] | None = None,
+        tls_files: tuple[Path, Path] | None = None,
     ):
+        """``tls_files`` (certificate chain, key): also serve S3 over HTTPS, on ``https_port``."""
         self.data_dir = data_dir
+        self.tls_files = tls_files
+        self.https_port = 0
         self.access_key = access_key
         self.secret_key = secret_key
         self._extra_identities = extra_identities or []
@@ -106,6 +110,10 @@ class SeaweedServer:
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def https_endpoint_url(self, host: str = "127.0.0.1") -> str:
+        assert self.tls_files is not None, "started without tls_files"
+        return f"https://{host}:{self.https_port}"
 
     def env(self) -> dict[str, str]:
         """Environment that points boto3 (and egoget) at this server."""
@@ -140,8 +148,17 @@ class SeaweedServer:
             *self._extra_identities,
         ]
         config.write_text(json.dumps({"identities": identities}))
-        ports = free_ports(len(_PORT_FLAGS))
+        ports = free_ports(len(_PORT_FLAGS) + 1)
         self.port = ports[0]
+        tls_args = []
+        if self.tls_files is not None:
+            self.https_port = ports[-1]
+            cert, key = self.tls_files
+            tls_args = [
+                f"-s3.port.https={self.https_port}",
+                f"-s3.cert.file={cert}",
+                f"-s3.key.file={key}",
+            ]
         args = [
             weed_binary(),
             "mini",
@@ -154,7 +171,8 @@ class SeaweedServer:
             "-master.telemetry=false",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
-            *(f"-{flag}={port}" for flag, port in zip(_PORT_FLAGS, ports, strict=True)),
+            *(f"-{flag}={port}" for flag, port in zip(_PORT_FLAGS, ports, strict=False)),
+            *tls_args,
         ]
         (self.data_dir / "data").mkdir(exist_ok=True)
         log = open(self.data_dir / "weed.log", "wb")  # noqa: SIM115 - lives as long as the server

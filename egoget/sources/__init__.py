@@ -12,6 +12,7 @@ import threading
 from ..errors import UsageError
 from .base import RangeStream, RemoteStat, Source, SourceSettings
 from .http import HttpTransport
+from .network import ProxyRules, Trust, s3_trust, web_trust
 
 # scheme -> "module:Class"; each class takes (SourceSettings, HttpTransport).
 SOURCE_CLASSES: dict[str, str] = {
@@ -20,6 +21,8 @@ SOURCE_CLASSES: dict[str, str] = {
     "http": "egoget.sources.https:HttpsSource",
     "gdrive": "egoget.sources.gdrive:DriveSource",
 }
+# Which certificates each scheme trusts: S3 as boto3 does, the rest as requests does.
+S3_TRUST_SCHEMES = frozenset({"s3"})
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
@@ -38,9 +41,19 @@ class SourceRegistry:
 
     def __init__(self, settings: SourceSettings):
         self.settings = settings
-        self._transport = HttpTransport(settings)
+        # Read once, before any request: a bad proxy or CA setting is a usage error up front.
+        self.proxies = ProxyRules(settings.proxy)
+        self.web_trust = web_trust(settings.ca_bundle, settings.verify_tls)
+        self._transports: dict[Trust, HttpTransport] = {}
         self._sources: dict[str, Source] = {}
         self._lock = threading.Lock()
+
+    def _transport(self, trust: Trust) -> HttpTransport:
+        transport = self._transports.get(trust)
+        if transport is None:
+            transport = HttpTransport(self.settings, trust, self.proxies)
+            self._transports[trust] = transport
+        return transport
 
     def for_uri(self, uri: str) -> Source:
         scheme = scheme_of(uri)
@@ -58,7 +71,11 @@ class SourceRegistry:
                     )
                 module_name, _, class_name = target.partition(":")
                 cls = getattr(importlib.import_module(module_name), class_name)
-                source = cls(self.settings, self._transport)
+                trust = self.web_trust
+                if scheme in S3_TRUST_SCHEMES:
+                    settings = self.settings
+                    trust = s3_trust(settings.ca_bundle, settings.verify_tls, settings.aws_profile)
+                source = cls(self.settings, self._transport(trust))
                 self._sources[scheme] = source
             return source
 

@@ -26,6 +26,9 @@ class SourceSettings:
     endpoint_url: str | None = None
     aws_profile: str | None = None
     drive_cookies: Path | None = None
+    proxy: str | None = None  # overrides the *_PROXY variables
+    ca_bundle: Path | None = None  # overrides every CA bundle variable
+    verify_tls: bool = True
 
 
 class RangeStream(Protocol):

@@ -10,11 +10,14 @@ listing, and moves the bytes itself so that downloads resume by chunk and are ve
 
 from __future__ import annotations
 
+import builtins
 import http.cookiejar
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import requests
@@ -22,15 +25,21 @@ import urllib3.exceptions
 
 from ..errors import (
     AccessDeniedError,
+    EgogetError,
     NotFoundError,
     RemoteChangedError,
     RetryableError,
     StalledError,
     TransferError,
+    UnreachableError,
     UsageError,
 )
 from .base import RangeStream, RemoteStat, SourceSettings
+
+if TYPE_CHECKING:
+    from . import SourceRegistry
 from .http import RETRYABLE_STATUSES, HttpTransport, network_reason, parse_retry_after
+from .network import PROXY_HINT, TLS_HINT, requests_verify
 
 SCHEME = "gdrive"
 DRIVE_HOSTS = frozenset({"drive.google.com", "docs.google.com", "drive.usercontent.google.com"})
@@ -83,6 +92,13 @@ def drive_link(uri: str) -> str | None:
     return drive_uri(ids[0]) if ids else None
 
 
+def drive_folder(registry: SourceRegistry, folder_id: str) -> list[tuple[str, str]]:
+    """(file id, path) of every file in a Drive folder, through the run's Drive source."""
+    source = registry.for_uri(drive_uri(folder_id))
+    assert isinstance(source, DriveSource)
+    return source.list_folder(folder_id)
+
+
 def file_id_of(uri: str) -> str:
     file_id = urlsplit(uri).netloc
     if not file_id or not file_id.replace("-", "").replace("_", "").isalnum():
@@ -111,6 +127,7 @@ def load_cookies(path: Path) -> http.cookiejar.MozillaCookieJar:
 class DriveSource:
     def __init__(self, settings: SourceSettings, transport: HttpTransport):
         self._settings = settings
+        self._trust = transport.trust
         self._cookies = load_cookies(settings.drive_cookies) if settings.drive_cookies else None
         self._local = threading.local()
         # file id -> the link that served the file (past the confirm page), reused by every
@@ -124,6 +141,9 @@ class DriveSource:
             session = requests.Session()
             # Byte offsets must count the bytes on disk, not a compressed stream.
             session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+            session.verify = requests_verify(self._trust)
+            if self._settings.proxy:
+                session.proxies = {"http": self._settings.proxy, "https": self._settings.proxy}
             if self._cookies is not None:
                 session.cookies.update(self._cookies)
             self._local.session = session
@@ -143,8 +163,8 @@ class DriveSource:
             except requests.Timeout as exc:
                 raise StalledError(f"no answer from Google Drive for {drive_uri(file_id)}") from exc
             except requests.RequestException as exc:
-                raise RetryableError(
-                    f"request to Google Drive for {drive_uri(file_id)} failed ({exc})"
+                raise _request_error(
+                    exc, f"request to Google Drive for {drive_uri(file_id)}"
                 ) from exc
             if _is_page(response):
                 text = response.text
@@ -199,6 +219,34 @@ class DriveSource:
             f"cannot list {prefix_uri}: name Drive files by id",
             hint="Drive folders are listed by the dataset catalogues (egoget list)",
         )
+
+    def list_folder(self, folder_id: str) -> builtins.list[tuple[str, str]]:
+        """(file id, path inside the folder) of every file in a shared Drive folder,
+        recursively. Drive's folder pages give no sizes: each file is sized as it starts."""
+        import gdown
+        from gdown.download import GoogleDriveFileToDownload
+        from gdown.exceptions import DownloadError
+
+        cookies = self._settings.drive_cookies
+        try:
+            entries = gdown.download_folder(
+                id=folder_id,
+                skip_download=True,
+                quiet=True,
+                use_cookies=cookies is not None,
+                cookies_file=str(cookies) if cookies else None,
+                proxy=self._settings.proxy,
+                verify=requests_verify(self._trust),
+            )
+        except DownloadError as exc:
+            raise AccessDeniedError(
+                f"cannot list the Google Drive folder {folder_id}: {str(exc).split('. ')[0]}",
+                hint=PRIVATE_HINT,
+            ) from None
+        except requests.RequestException as exc:
+            raise _request_error(exc, f"listing the Google Drive folder {folder_id}") from exc
+        # With skip_download gdown returns entries, not paths; the type covers both modes.
+        return [(e.id, e.path) for e in entries or [] if isinstance(e, GoogleDriveFileToDownload)]
 
     def part_size(self, uri: str, stat: RemoteStat) -> int | None:
         return None
@@ -302,31 +350,32 @@ def _status_error(file_id: str, response: requests.Response) -> TransferError:
     return TransferError(f"Google Drive answered HTTP {status} for {shown}")
 
 
+def _request_error(exc: requests.RequestException, doing: str) -> EgogetError:
+    """requests' failure as egoget's: a certificate, proxy or name failure stops the run."""
+    reason = network_reason(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return UnreachableError(f"{doing} failed: TLS ({reason})", hint=TLS_HINT)
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return UnreachableError(f"{doing} failed at the proxy ({reason})", hint=PROXY_HINT)
+    if isinstance(exc, requests.ConnectionError) and _name_not_resolved(exc):
+        return UnreachableError(f"{doing} failed: cannot resolve Google's hosts ({reason})",
+                                hint="on a network that only reaches out through a proxy, "
+                                + PROXY_HINT)  # fmt: skip
+    return RetryableError(f"{doing} failed ({reason})")
+
+
+def _name_not_resolved(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return False
+        if isinstance(seen, socket.gaierror) or type(seen).__name__ == "NameResolutionError":
+            return True
+        inner = next((a for a in getattr(seen, "args", ()) if isinstance(a, BaseException)), None)
+        seen = inner or getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
+    return False
+
+
 def _strong_etag(response: requests.Response) -> str | None:
     etag = response.headers.get("ETag")
     return None if not etag or etag.startswith("W/") else etag
-
-
-def list_folder(folder_id: str, cookies: Path | None) -> list[tuple[str, str]]:
-    """(file id, path inside the folder) of every file in a shared Drive folder, recursively."""
-    import gdown
-    from gdown.download import GoogleDriveFileToDownload
-    from gdown.exceptions import DownloadError
-
-    try:
-        entries = gdown.download_folder(
-            id=folder_id,
-            skip_download=True,
-            quiet=True,
-            use_cookies=cookies is not None,
-            cookies_file=str(cookies) if cookies else None,
-        )
-    except DownloadError as exc:
-        raise AccessDeniedError(
-            f"cannot list the Google Drive folder {folder_id}: {str(exc).split('. ')[0]}",
-            hint=PRIVATE_HINT,
-        ) from None
-    except requests.RequestException as exc:
-        raise RetryableError(f"listing the Google Drive folder {folder_id} failed ({exc})") from exc
-    # With skip_download gdown returns entries, not paths; the type covers both modes.
-    return [(e.id, e.path) for e in entries or [] if isinstance(e, GoogleDriveFileToDownload)]

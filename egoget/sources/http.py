@@ -7,8 +7,10 @@ a fraction of that, which matters with thousands of small files on two cores.
 from __future__ import annotations
 
 import email.utils
+import errno
 import http.client
 import re
+import socket
 import ssl
 import threading
 import time
@@ -18,17 +20,24 @@ from typing import Any, overload
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from ..errors import (
+    EgogetError,
     NotFoundError,
     RemoteChangedError,
     RetryableError,
     StalledError,
     TransferError,
+    UnreachableError,
 )
 from .base import SourceSettings
+from .network import PROXY_HINT, TLS_HINT, Proxy, ProxyRules, Trust, tls_context, web_trust
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
+# A host that has never answered and has failed this many times in a row (timeouts, a proxy's
+# "unable to connect") is unreachable: retrying every file for minutes would not change that.
+UNREACHABLE_STRIKES = 3
+_NO_ROUTE_ERRNOS = frozenset({errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH})
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 # Maps a non-success response (status, body) to the error to raise; sources add their dialect.
@@ -171,8 +180,11 @@ class KeptConnection:
     """One worker's keep-alive connection to one host and the buffered reader all its
     responses are read through (responses are read one after another, never pipelined)."""
 
-    def __init__(self, http_connection: http.client.HTTPConnection, stall_timeout_s: float):
+    def __init__(
+        self, http_connection: http.client.HTTPConnection, route: Route, stall_timeout_s: float
+    ):
         self._http = http_connection
+        self.route = route
         self._stall_timeout_s = stall_timeout_s
         self._reader: Any = None
 
@@ -208,6 +220,7 @@ class Response:
         self._raw = raw
         self._connection = connection
         self.status = raw.status
+        self.reason = raw.reason
         self.headers = raw.lean_headers
 
     def read(self, amount: int) -> bytes:
@@ -306,16 +319,50 @@ def split_url(url: str) -> tuple[str, str, str]:
     return scheme, netloc, target
 
 
+@dataclass(frozen=True)
+class Route:
+    """How requests reach one host: directly, through a proxy's CONNECT tunnel (https), or
+    handed to a forwarding proxy in absolute form (http), as requests and botocore do."""
+
+    scheme: str
+    netloc: str
+    host: str
+    port: int
+    proxy: Proxy | None
+
+    @property
+    def forwarded(self) -> bool:
+        return self.proxy is not None and self.scheme == "http"
+
+    @property
+    def via(self) -> str:
+        return f" through the proxy {self.proxy.shown}" if self.proxy else ""
+
+
+def _route(scheme: str, netloc: str, proxies: ProxyRules) -> Route:
+    parts = urlsplit(f"{scheme}://{netloc}")
+    try:
+        port = parts.port or int(_DEFAULT_PORTS[scheme][1:])
+    except ValueError as exc:
+        raise TransferError(f"bad port in {scheme}://{netloc}: {exc}") from None
+    host = parts.hostname or netloc
+    return Route(scheme, netloc, host, port, proxies.for_host(scheme, host, port))
+
+
 def _request_bytes(
-    method: str, scheme: str, netloc: str, target: str, headers: Mapping[str, str], url: str
+    method: str, route: Route, target: str, headers: Mapping[str, str], url: str
 ) -> bytes:
     if _BAD_TARGET.search(target):
         raise TransferError(
             f"{redact_url(url)} has spaces, control or non-ASCII characters in it",
             hint="percent-encode them in the URL list or manifest",
         )
-    host = netloc.removesuffix(_DEFAULT_PORTS[scheme])  # as http.client writes Host
+    host = route.netloc.removesuffix(_DEFAULT_PORTS[route.scheme])  # as http.client writes Host
+    if route.forwarded:
+        target = f"http://{route.netloc}{target}"
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", "Accept-Encoding: identity"]
+    if route.forwarded and route.proxy is not None and route.proxy.authorization:
+        lines.append(f"Proxy-Authorization: {route.proxy.authorization}")
     for name, value in headers.items():
         if _BAD_HEADER_VALUE.search(value):
             raise TransferError(f"refusing a header value with a line break for {name}: {value!r}")
@@ -329,11 +376,24 @@ class HttpTransport:
     host: no pool bookkeeping or URL re-parsing per request, and bodies are read straight into
     the worker's buffer."""
 
-    def __init__(self, settings: SourceSettings):
+    def __init__(
+        self,
+        settings: SourceSettings,
+        trust: Trust | None = None,
+        proxies: ProxyRules | None = None,
+    ):
         self._connect_timeout_s = settings.connect_timeout_s
         self._stall_timeout_s = settings.stall_timeout_s
         self._local = threading.local()
-        self._tls = ssl.create_default_context()
+        self.trust = trust or web_trust(settings.ca_bundle, settings.verify_tls)
+        self.proxies = proxies or ProxyRules(settings.proxy)
+        self._tls = tls_context(self.trust)
+        self._routes: dict[tuple[str, str], Route] = {}
+        # Hosts that have sent a response this run: a failure to reach one of them is a
+        # passing fault; a host that never answered may be unreachable for good.
+        self._answered: set[str] = set()
+        self._strikes: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def _connection(self, scheme: str, netloc: str) -> KeptConnection:
         connections: dict[tuple[str, str], KeptConnection] = self._local.__dict__.setdefault(
@@ -341,18 +401,32 @@ class HttpTransport:
         )
         connection = connections.get((scheme, netloc))
         if connection is None:
-            http_connection: http.client.HTTPConnection
-            if scheme == "https":
-                http_connection = http.client.HTTPSConnection(
-                    netloc, timeout=self._connect_timeout_s, context=self._tls
+            route = self._routes.get((scheme, netloc))
+            if route is None:
+                route = self._routes.setdefault(
+                    (scheme, netloc), _route(scheme, netloc, self.proxies)
                 )
-            else:
-                http_connection = http.client.HTTPConnection(
-                    netloc, timeout=self._connect_timeout_s
-                )
-            connection = KeptConnection(http_connection, self._stall_timeout_s)
+            connection = KeptConnection(self._http_connection(route), route, self._stall_timeout_s)
             connections[(scheme, netloc)] = connection
         return connection
+
+    def _http_connection(self, route: Route) -> http.client.HTTPConnection:
+        first_hop = (
+            (route.proxy.host, route.proxy.port) if route.proxy else (route.host, route.port)
+        )
+        if route.scheme == "https":
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+                *first_hop, timeout=self._connect_timeout_s, context=self._tls
+            )
+            if route.proxy is not None:
+                headers = (
+                    {"Proxy-Authorization": route.proxy.authorization}
+                    if route.proxy.authorization
+                    else None
+                )
+                connection.set_tunnel(route.host, route.port, headers=headers)
+            return connection
+        return http.client.HTTPConnection(*first_hop, timeout=self._connect_timeout_s)
 
     def request(self, method: str, url: str, headers: Mapping[str, str]) -> Response:
         for _ in range(MAX_REDIRECTS + 1):
@@ -361,13 +435,22 @@ class HttpTransport:
             if response.status not in REDIRECT_STATUSES or not location:
                 return response
             read_error_body(response)  # drains the small redirect body, frees the connection
-            url = urljoin(url, location)
+            target = urljoin(url, location)
+            if url.lower().startswith("https:") and not target.lower().startswith("https:"):
+                # Nothing would catch a tampered body on the plain leg of an opaque-ETag file.
+                raise TransferError(
+                    f"{redact_url(url)} redirects to plain HTTP ({redact_url(target)}); "
+                    "refusing to leave HTTPS",
+                    hint="ask the server's owner for an HTTPS link, or pass the http:// URL "
+                    "yourself if you accept an unencrypted download",
+                )
+            url = target
         raise TransferError(f"{redact_url(url)} redirects more than {MAX_REDIRECTS} times")
 
     def _request_once(self, method: str, url: str, headers: Mapping[str, str]) -> Response:
         scheme, netloc, target = split_url(url)
-        request = _request_bytes(method, scheme, netloc, target, headers, url)
         connection = self._connection(scheme, netloc)
+        request = _request_bytes(method, connection.route, target, headers, url)
         # A kept-alive connection the server has since closed fails at once: retry that once
         # on a fresh connection before it counts as a fault.
         for attempt in (1, 2):
@@ -381,20 +464,104 @@ class HttpTransport:
                 connection.sendall(request)
                 raw = LeanHTTPResponse(connection, method)
                 raw.begin()
-                return Response(raw, connection)
             except TimeoutError as exc:
                 connection.close()
+                self._strike(connection.route, exc)
                 raise StalledError(
-                    f"no response from {redact_url(url)} within the stall timeout"
+                    f"no response from {redact_url(url)}{connection.route.via} within "
+                    f"{self._stall_timeout_s:.0f} s"
                 ) from exc
             except (http.client.HTTPException, OSError) as exc:
                 connection.close()
                 if reused and attempt == 1:
                     continue
-                raise RetryableError(
-                    f"request to {redact_url(url)} failed ({network_reason(exc)})"
-                ) from exc
+                raise self._network_error(exc, connection.route, url) from exc
+            response = Response(raw, connection)
+            self._answered_by(connection.route, response)
+            return response
         raise AssertionError("unreachable")
+
+    def _answered_by(self, route: Route, response: Response) -> None:
+        if route.netloc in self._answered:
+            return
+        if route.forwarded and response.status >= 500:
+            # A forwarding proxy answers for a target it cannot reach (tinyproxy: "500 Unable
+            # to connect", squid: 503): until the target itself has answered, that is a strike.
+            read_error_body(response)
+            assert route.proxy is not None
+            fault = RetryableError(
+                f"the proxy {route.proxy.shown} answered HTTP {response.status} "
+                f"{response.reason} for {route.netloc}"
+            )
+            self._strike(route, fault)
+            raise fault
+        self._answered.add(route.netloc)
+
+    def _strike(self, route: Route, fault: BaseException) -> None:
+        """Count a failure against a host that has never answered; at UNREACHABLE_STRIKES it
+        is unreachable."""
+        if route.netloc in self._answered:
+            return
+        with self._lock:
+            strikes = self._strikes[route.netloc] = self._strikes.get(route.netloc, 0) + 1
+        if strikes < UNREACHABLE_STRIKES:
+            return
+        if route.proxy is not None:
+            raise UnreachableError(
+                f"the proxy {route.proxy.shown} could not reach {route.netloc} "
+                f"({strikes} tries: {network_reason(fault)})",
+                hint=f"check the host name and that the proxy may reach it; {PROXY_HINT}",
+            )
+        raise UnreachableError(
+            f"{route.netloc} has not answered ({strikes} tries: {network_reason(fault)})",
+            hint="check the host, port and --endpoint-url; on a network that only reaches out "
+            "through a proxy, " + PROXY_HINT,
+        )
+
+    def _network_error(self, exc: BaseException, route: Route, url: str) -> EgogetError:
+        """A failed request as the error it is: certificate and name failures, and refusals by
+        a host that never answered, cannot be fixed by retrying."""
+        reason = network_reason(exc)
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return UnreachableError(
+                f"cannot verify the TLS certificate of {route.host}:{route.port}{route.via} "
+                f"({exc.verify_message or reason}; trusted certificates: {self.trust.origin})",
+                hint=TLS_HINT,
+            )
+        if route.netloc in self._answered:
+            return RetryableError(f"request to {redact_url(url)} failed ({reason})")
+        if route.proxy is not None and str(exc).startswith("Tunnel connection failed"):
+            return UnreachableError(
+                f"the proxy {route.proxy.shown} refused to connect to {route.netloc} "
+                f"({str(exc).removeprefix('Tunnel connection failed: ')})",
+                hint="407 means the proxy wants user:password@ in its URL; otherwise check the "
+                "host name and that the proxy may reach it",
+            )
+        hop = f"the proxy {route.proxy.shown}" if route.proxy else route.netloc
+        if isinstance(exc, socket.gaierror):
+            hint = PROXY_HINT if route.proxy is None else "check HTTPS_PROXY / --proxy"
+            return UnreachableError(
+                f"cannot resolve the host name of {hop} ({reason})",
+                hint=f"check the URL or --endpoint-url for typos; on a network that only "
+                f"reaches out through a proxy, {hint}"
+                if route.proxy is None
+                else hint,
+            )
+        if isinstance(exc, OSError) and exc.errno in _NO_ROUTE_ERRNOS:
+            return UnreachableError(
+                f"cannot connect to {hop} ({reason})",
+                hint="check HTTPS_PROXY / --proxy"
+                if route.proxy
+                else "check the host, port and --endpoint-url; " + PROXY_HINT,
+            )
+        if isinstance(exc, ssl.SSLError):
+            return UnreachableError(
+                f"the TLS handshake with {route.netloc}{route.via} failed ({reason})",
+                hint="check that the server speaks HTTPS on that port (the URL's scheme)",
+            )
+        fault = RetryableError(f"request to {redact_url(url)} failed ({reason}){route.via}")
+        self._strike(route, fault)
+        return fault
 
     def probe_size(self, url: str, classify: ErrorClassifier) -> SizeProbe | None:
         """A one-byte GET, not HEAD: presigned URLs are signed for GET, and a refusal's body

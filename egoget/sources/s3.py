@@ -36,6 +36,7 @@ from ..errors import (
     NotFoundError,
     RetryableError,
     TransferError,
+    UnreachableError,
     UsageError,
 )
 from ..retry import backoff_delay_s
@@ -47,6 +48,7 @@ from .http import (
     default_error,
     read_error_body,
 )
+from .network import PROXY_HINT, TLS_HINT, botocore_verify
 from .sigv4 import BucketEndpoint, Credentials, QuerySigner
 
 if TYPE_CHECKING:
@@ -146,8 +148,18 @@ class S3Source:
                     retries={"mode": "standard", "max_attempts": METADATA_MAX_ATTEMPTS},
                     s3={"addressing_style": "path" if self._endpoint_url else "auto"},
                 )
+                if self._settings.proxy:
+                    config = config.merge(
+                        Config(
+                            proxies={"http": self._settings.proxy, "https": self._settings.proxy}
+                        )
+                    )
                 client = session.client(
-                    "s3", endpoint_url=self._endpoint_url, region_name=region, config=config
+                    "s3",
+                    endpoint_url=self._endpoint_url,
+                    region_name=region,
+                    config=config,
+                    verify=botocore_verify(self._transport.trust),
                 )
                 self._clients[region] = client
             return client
@@ -230,8 +242,8 @@ class S3Source:
 
     def _classify_client_error(
         self, exc: Exception, bucket: str, shown: str
-    ) -> TransferError | AuthError:
-        if isinstance(exc, TransferError | AuthError):
+    ) -> TransferError | AuthError | UnreachableError:
+        if isinstance(exc, TransferError | AuthError | UnreachableError):
             return exc
         botocore_exceptions = sys.modules.get("botocore.exceptions")
         if botocore_exceptions is None:  # botocore never ran, so this is not its error
@@ -257,6 +269,11 @@ class S3Source:
             if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound") or status == 404:
                 return NotFoundError(f"{shown} does not exist ({code})")
             return default_error(status, shown, None)
+        # botocore's own calls (the bucket's region, credentials) meet the network too.
+        if isinstance(exc, botocore_exceptions.SSLError):
+            return UnreachableError(f"S3 request for {shown} failed: {exc}", hint=TLS_HINT)
+        if isinstance(exc, botocore_exceptions.ProxyConnectionError):
+            return UnreachableError(f"S3 request for {shown} failed: {exc}", hint=PROXY_HINT)
         if isinstance(exc, botocore_exceptions.BotoCoreError | OSError) or _is_urllib3_error(exc):
             return RetryableError(f"S3 request for {shown} failed: {exc}")
         raise exc

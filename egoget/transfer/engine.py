@@ -35,7 +35,7 @@ from ..constants import (
     READ_BUFFERS_PER_WORKER,
 )
 from ..errors import (
-    AuthError,
+    RUN_FATAL_ERRORS,
     DiskFullError,
     EgogetError,
     IntegrityError,
@@ -260,7 +260,8 @@ class Engine:
             return next(self._files, None)
 
     def _fail_run(self, error: EgogetError) -> None:
-        """Errors that doom every other file too (bad credentials, disk full) stop the run."""
+        """Errors that doom every other file too (credentials, disk full, an unreachable or
+        untrusted server) stop the run."""
         with self._lock:
             if self._summary.fatal is None:
                 self._summary.fatal = error
@@ -271,7 +272,7 @@ class Engine:
     def _open_file(self, file: RemoteFile, restarts: int) -> None:
         try:
             job = self._prepare(file, restarts)
-        except (AuthError, DiskFullError) as exc:
+        except RUN_FATAL_ERRORS as exc:
             self._fail_run(exc)
             return
         except EgogetError as exc:
@@ -508,7 +509,7 @@ class Engine:
         """Decide, under the job's lock, what one chunk's error means for its whole file."""
         if isinstance(error, Interrupted):
             job.state = _State.ABANDONED
-        elif isinstance(error, AuthError | DiskFullError):
+        elif isinstance(error, RUN_FATAL_ERRORS):
             job.state = _State.ABANDONED
             self._fail_run(error)
         elif isinstance(error, RemoteChangedError | IntegrityError):
