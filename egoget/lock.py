@@ -7,17 +7,29 @@ import os
 from pathlib import Path
 
 from .constants import LOCK_FILE_NAME
-from .errors import LockedError
+from .errors import LockedError, UsageError
+
+
+def unwritable_output(path: Path, exc: OSError) -> UsageError:
+    """An output directory egoget may not write into (read-only filesystem, permissions)."""
+    return UsageError(
+        f"cannot write to the output directory {path}: {exc.strerror}",
+        hint="choose a writable --output directory (a read-only mount, or one owned by another "
+        "user, cannot hold the download)",
+    )
 
 
 class OutputLock:
     def __init__(self, state_dir: Path):
-        state_dir.mkdir(parents=True, exist_ok=True)
         self._path = state_dir / LOCK_FILE_NAME
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise unwritable_output(self._path.parent.parent, exc) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -36,10 +48,3 @@ class OutputLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
-    def __enter__(self) -> OutputLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()

@@ -138,3 +138,25 @@ def test_a_plan_larger_than_the_free_space_is_warned_about(
                      capsys)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "but only 1.0 KiB is free" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a read-only bind mount needs root and unshare")
+@pytest.mark.parametrize("earlier_run", [False, True])
+def test_read_only_output_directory_is_a_usage_error_naming_it(
+    earlier_run: bool, demo_objects: list[MirrorObject], tmp_path: Path
+) -> None:
+    """A read-only mount (a shared dataset copy, a finished scratch area): exit 2 with the path
+    and the reason, whether or not an earlier run left its state there."""
+    out = tmp_path / "readonly"
+    (out / ".egoget" if earlier_run else out).mkdir(parents=True)
+    obj = demo_objects[0]
+    egoget = f'"{sys.executable}" -m egoget fetch {obj.uri} -o "{out}"'
+    script = f'mount --bind "{out}" "{out}" && mount -o remount,bind,ro "{out}" && exec {egoget}'
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"cannot write to the output directory {out}: Read-only file system" in done.stderr
+    assert "internal error" not in done.stderr
+    assert not list(out.rglob("*.mp4"))
