@@ -94,6 +94,10 @@ def err(message: str) -> None:
     click.echo(f"egoget: {message}", err=True)
 
 
+def note(message: str) -> None:
+    err(f"note: {message}")
+
+
 def shown_uri(registry: SourceRegistry, uri: str) -> str:
     """A URI as it may be printed. Refused entries may not be URIs at all: still never print
     a query string."""
@@ -531,7 +535,7 @@ def fetch(ctx: click.Context, /, **params: Any) -> None:
         entries += read_list_file(config.from_file)
     if not entries:
         raise UsageError("nothing to fetch", hint="give URIs as arguments or --from-file LIST")
-    registry = source_registry(config)
+    registry = source_registry(config, note)
     quiet = bool(params.get("quiet"))
     if not quiet:
         err(f"planning {len(entries)} entries ...")
@@ -590,8 +594,8 @@ def run_and_exit(
         try:
             with OutputSession(config, registry) as session:
                 planned = planner(session, emit, cancelled)
-                for note in planned.notes:
-                    err(f"note: {note}")
+                for message in planned.notes:
+                    note(message)
                 refuse_invalid_entries(planned, registry, config.skip_invalid)
                 result = run_plan(
                     session, planned.plan, emit, cancelled, start_view, planned.refused
@@ -824,7 +828,7 @@ def download(ctx: click.Context, /, **params: Any) -> None:
         raise UsageError("no output directory given", hint="pass -o DIR (or --output_directory)")
     model = DATASET_CONFIGS[name]
     config = build_config(model, canonical_keys(model, values), "options")
-    registry = source_registry(config)
+    registry = source_registry(config, note)
 
     def planner(session: OutputSession, emit: EventSink, cancelled: threading.Event) -> PlannedRun:
         fetcher = MetadataFetcher(session, emit, cancelled)

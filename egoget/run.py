@@ -81,9 +81,13 @@ def state_dir(output: Path) -> Path:
     return output / STATE_DIR_NAME
 
 
-def source_registry(config: TransferConfig) -> SourceRegistry:
+def source_registry(
+    config: TransferConfig, notify: Callable[[str], None] | None = None
+) -> SourceRegistry:
+    """The sources of a run; ``notify`` hears what they have to say that is not an error."""
     return SourceRegistry(
         SourceSettings(
+            notify=notify or (lambda message: None),
             max_connections=config.procs,
             stall_timeout_s=config.stall_timeout_s,
             connect_timeout_s=config.connect_timeout_s,

@@ -11,7 +11,7 @@ import pytest
 
 from egoget.errors import RetryableError, TransferError
 from egoget.sources.base import SourceSettings
-from egoget.sources.http import HttpTransport
+from egoget.sources.http import HttpTransport, ResponseHeaders
 
 SETTINGS = SourceSettings(max_connections=1, stall_timeout_s=5.0, connect_timeout_s=5.0)
 
@@ -73,7 +73,7 @@ def serve() -> Iterator[Serve]:
         server.close()
 
 
-def no_dialect(status: int, body: bytes, shown: str) -> None:
+def no_dialect(status: int, body: bytes, shown: str, headers: ResponseHeaders) -> None:
     return None
 
 

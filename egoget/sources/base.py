@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -29,6 +29,9 @@ class SourceSettings:
     proxy: str | None = None  # overrides the *_PROXY variables
     ca_bundle: Path | None = None  # overrides every CA bundle variable
     verify_tls: bool = True
+    # Where a source says something the user should know that is not an error (a redirect it
+    # followed); the CLI prints it as a note.
+    notify: Callable[[str], None] = field(default=lambda message: None, compare=False)
 
 
 class RangeStream(Protocol):

@@ -40,8 +40,9 @@ UNREACHABLE_STRIKES = 3
 _NO_ROUTE_ERRNOS = frozenset({errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH})
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
-# Maps a non-success response (status, body) to the error to raise; sources add their dialect.
-ErrorClassifier = Callable[[int, bytes, str], TransferError | None]
+# Maps a non-success response (status, body, redacted URL, headers) to the error to raise;
+# sources add their dialect.
+ErrorClassifier = Callable[[int, bytes, str, "ResponseHeaders"], TransferError | None]
 MAX_HEADER_LINE_BYTES = 65536
 MAX_HEADERS = 100
 
@@ -588,7 +589,7 @@ class HttpTransport:
         if response.status == 416:
             return None
         shown = redact_url(url)
-        raise classify(response.status, body, shown) or default_error(
+        raise classify(response.status, body, shown, response.headers) or default_error(
             response.status, shown, response.headers.get("Retry-After")
         )
 
@@ -606,7 +607,7 @@ class HttpTransport:
         if response.status not in (200, 206):
             body = read_error_body(response)
             shown = redact_url(url)
-            raise classify(response.status, body, shown) or default_error(
+            raise classify(response.status, body, shown, response.headers) or default_error(
                 response.status, shown, response.headers.get("Retry-After")
             )
         if expected_etag is not None:

@@ -8,10 +8,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from ..errors import TransferError, UsageError
 from .base import RangeStream, RemoteStat, SourceSettings
-from .http import HttpTransport, default_error, redact_url
+from .http import HttpTransport, ResponseHeaders, default_error, redact_url
 
 
-def _classify(status: int, body: bytes, shown: str) -> TransferError | None:
+def _classify(
+    status: int, body: bytes, shown: str, headers: ResponseHeaders
+) -> TransferError | None:
     if status not in (401, 403):
         return None
     if b"expired" in body.lower():

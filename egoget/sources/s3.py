@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
@@ -69,8 +70,25 @@ _CREDENTIAL_ERROR_CODES = frozenset(
         "InvalidClientTokenId",
     }
 )
+# Temporary credentials (SSO, roles, credential_process) that ran out: refreshing them helps.
+_EXPIRED_CREDENTIAL_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired"})
+# The request was signed for, or sent to, another region than the bucket's; the answer names
+# the right one (<Region>, or the x-amz-bucket-region header), as botocore's redirector reads it.
+_WRONG_REGION_CODES = frozenset(
+    {
+        "AuthorizationHeaderMalformed",
+        "AuthorizationQueryParametersError",
+        "PermanentRedirect",
+        "IllegalLocationConstraintException",
+    }
+)
 _ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403", "Forbidden"})
 _XML_CODE = re.compile(rb"<Code>([^<]+)</Code>")
+_XML_REGION = re.compile(rb"<Region>([^<]+)</Region>")
+_XML_ENDPOINT = re.compile(rb"<Endpoint>([^<]+)</Endpoint>")
+_REGION_NAME = re.compile(r"^[a-z0-9-]{1,64}$")
+# A presigned URL is not reused closer than this to its credentials' expiry.
+CREDENTIAL_EXPIRY_MARGIN_S = 10.0
 PRESIGNED_CACHE_ENTRIES = 1024
 LISTING_PAGE_KEYS = 1000  # S3's own maximum
 
@@ -82,8 +100,29 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return parts.netloc, parts.path.lstrip("/")
 
 
+class ExpiredCredentialsError(AuthError):
+    """Temporary credentials expired: refreshed once and the request repeated before the run
+    is stopped."""
+
+
+class WrongRegionError(TransferError):
+    """S3 named another region (or endpoint) for the bucket: re-signed once for it."""
+
+    def __init__(self, message: str, code: str, region: str | None, endpoint: str | None):
+        super().__init__(message)
+        self.code = code
+        self.region = region
+        self.endpoint = endpoint
+
+
 def credential_error(code: str, shown: str) -> AuthError:
-    return AuthError(f"S3 refused the credentials ({code}) for {shown}", hint=CREDENTIALS_HINT)
+    cls = ExpiredCredentialsError if code in _EXPIRED_CREDENTIAL_CODES else AuthError
+    return cls(f"S3 refused the credentials ({code}) for {shown}", hint=CREDENTIALS_HINT)
+
+
+def _xml_field(pattern: re.Pattern[bytes], body: bytes) -> str | None:
+    match = pattern.search(body)
+    return match.group(1).decode("ascii", "replace").strip() if match else None
 
 
 def access_denied(bucket: str, shown: str) -> AccessDeniedError:
@@ -196,9 +235,11 @@ class S3Source:
         if endpoint is None:
             if self._endpoint_url:
                 # botocore's path-style addressing of an endpoint URL; tests hold it to that.
+                # A region S3 named for the bucket (a redirect) wins over the configured one.
                 parts = urlsplit(self._endpoint_url)
                 prefix = f"{parts.path.rstrip('/')}/{bucket}/"
-                endpoint = BucketEndpoint(parts.scheme, parts.netloc, prefix, self._region())
+                region = self._bucket_regions.get(bucket) or self._region()
+                endpoint = BucketEndpoint(parts.scheme, parts.netloc, prefix, region)
             else:
                 probe = self._client_for_bucket(bucket).generate_presigned_url(
                     "get_object", Params={"Bucket": bucket, "Key": "x"}, ExpiresIn=60
@@ -223,7 +264,66 @@ class S3Source:
             raise botocore.exceptions.PartialCredentialsError(
                 provider="boto3", cred_var="access key or secret key"
             )
-        return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+        # botocore's RefreshableCredentials keep their expiry here (read after the freeze,
+        # which may have refreshed them); static credentials have none.
+        expiry: datetime | None = getattr(found, "_expiry_time", None)
+        expires_at = expiry.timestamp() if isinstance(expiry, datetime) else None
+        return Credentials(frozen.access_key, frozen.secret_key, frozen.token, expires_at)
+
+    def _refresh_credentials(self, error: AuthError) -> None:
+        """Resolve the credential chain afresh (credential_process, SSO, role, instance
+        metadata), as a new session would; keys in the environment cannot be refreshed."""
+        if self._environment_keys is not None:
+            raise error
+        with self._lock:
+            self._session = None
+            self._clients.clear()
+            self._presigned.clear()
+
+    def _redirect(self, bucket: str, error: WrongRegionError) -> None:
+        """Sign this bucket's requests for the region S3 named, for the rest of the run."""
+        if error.region is None or not _REGION_NAME.match(error.region):
+            raise TransferError(
+                f"{error.message}; S3 names no usable region for it (endpoint given: "
+                f"{error.endpoint or 'none'})",
+                hint=f"pass --endpoint-url https://{error.endpoint}" if error.endpoint else None,
+            )
+        before = self._endpoint(bucket).region
+        if before == error.region:
+            return  # another worker redirected it meanwhile
+        with self._lock:
+            self._bucket_regions[bucket] = error.region
+            self._endpoints.pop(bucket, None)
+            self._presigned.clear()
+        self._settings.notify(
+            f"S3 bucket {bucket} is in region {error.region}, not {before} ({error.code}); "
+            f"signing for {error.region} for the rest of the run"
+        )
+
+    def _recovering(self, bucket: str, call: Callable[[], T]) -> T:
+        """Run one request; re-sign once for the region S3 names, and refresh expired temporary
+        credentials once, before either counts as a failure."""
+        redirected = refreshed = False
+        while True:
+            try:
+                return call()
+            except WrongRegionError as exc:
+                if redirected:
+                    endpoint = self._endpoint(bucket)
+                    raise TransferError(
+                        f"{exc.message}, even signed for region {endpoint.region} at "
+                        f"{endpoint.scheme}://{endpoint.host} (S3 named region "
+                        f"{exc.region or 'none'}, endpoint {exc.endpoint or 'none'})",
+                        hint="pass --endpoint-url for the bucket's region, e.g. "
+                        f"https://s3.{exc.region or 'REGION'}.amazonaws.com",
+                    ) from exc
+                self._redirect(bucket, exc)
+                redirected = True
+            except ExpiredCredentialsError as exc:
+                if refreshed:
+                    raise
+                self._refresh_credentials(exc)
+                refreshed = True
 
     def _environment_credentials(self) -> Credentials | None:
         """botocore's first provider, read directly: keys in the environment win unless a
@@ -279,11 +379,20 @@ class S3Source:
         raise exc
 
     def _classify_get(self, bucket: str) -> ErrorClassifier:
-        def classify(status: int, body: bytes, shown: str) -> TransferError | None:
-            match = _XML_CODE.search(body)
-            code = match.group(1).decode("ascii", "replace") if match else ""
+        def classify(
+            status: int, body: bytes, shown: str, headers: ResponseHeaders
+        ) -> TransferError | None:
+            code = _xml_field(_XML_CODE, body) or ""
             if code in _CREDENTIAL_ERROR_CODES:
                 return credential_error(code, shown)  # type: ignore[return-value]
+            region = headers.get("x-amz-bucket-region") or _xml_field(_XML_REGION, body)
+            if code in _WRONG_REGION_CODES or (status in (301, 400) and region):
+                return WrongRegionError(
+                    f"S3 refused {shown}: wrong region ({code or f'HTTP {status}'})",
+                    code or f"HTTP {status}",
+                    region,
+                    _xml_field(_XML_ENDPOINT, body),
+                )
             if status == 403:
                 return access_denied(bucket, shown)
             if code == "SlowDown":
@@ -306,7 +415,12 @@ class S3Source:
 
     def _stat_once(self, uri: str) -> RemoteStat | None:
         bucket, _ = split_s3_uri(uri)
-        probe = self._transport.probe_size(self._presigned_url(uri), self._classify_get(bucket))
+        probe = self._recovering(
+            bucket,
+            lambda: self._transport.probe_size(
+                self._presigned_url(uri), self._classify_get(bucket)
+            ),
+        )
         if probe is None:
             return None
         return RemoteStat(
@@ -317,7 +431,12 @@ class S3Source:
 
     def _head_once(self, uri: str, params: dict[str, str], headers: dict[str, str]) -> RemoteStat:
         bucket, key = split_s3_uri(uri)
-        url = self._signed(
+        return self._recovering(bucket, partial(self._head, bucket, key, uri, params, headers))
+
+    def _head(
+        self, bucket: str, key: str, uri: str, params: dict[str, str], headers: dict[str, str]
+    ) -> RemoteStat:
+        url, _ = self._signed(
             bucket,
             uri,
             lambda endpoint, credentials: self._signer.presign_object(
@@ -348,14 +467,15 @@ class S3Source:
             }
             if token:
                 params["continuation-token"] = token
-            page = self._metadata_retrying(partial(self._listing_page, bucket, params, prefix_uri))
+            listing = partial(self._listing_page, bucket, params, prefix_uri)
+            page = self._metadata_retrying(partial(self._recovering, bucket, listing))
             yield from page.objects
             if not page.next_token:
                 return
             token = page.next_token
 
     def _listing_page(self, bucket: str, params: dict[str, str], shown: str) -> _ListingPage:
-        url = self._signed(
+        url, _ = self._signed(
             bucket,
             shown,
             lambda endpoint, credentials: self._signer.presign_bucket_get(
@@ -370,18 +490,20 @@ class S3Source:
 
     def _signed(
         self, bucket: str, shown: str, sign: Callable[[BucketEndpoint, Credentials], str]
-    ) -> str:
-        """A URL signed for this bucket: botocore's errors in finding the endpoint or the
-        credentials become egoget's."""
+    ) -> tuple[str, float | None]:
+        """A URL signed for this bucket, and when its credentials expire (epoch seconds, None
+        for long-term keys): botocore's errors in finding the endpoint or the credentials
+        become egoget's."""
         try:
-            return sign(self._endpoint(bucket), self._credentials())
+            credentials = self._credentials()
+            return sign(self._endpoint(bucket), credentials), credentials.expires_at
         except Exception as exc:
             raise self._classify_client_error(exc, bucket, shown) from exc
 
     def _refusal(
         self, bucket: str, status: int, body: bytes, shown: str, headers: ResponseHeaders
     ) -> TransferError:
-        return self._classify_get(bucket)(status, body, shown) or default_error(
+        return self._classify_get(bucket)(status, body, shown, headers) or default_error(
             status, shown, headers.get("Retry-After")
         )
 
@@ -410,23 +532,33 @@ class S3Source:
         if cached and cached[1] > now:
             return cached[0]
         bucket, key = split_s3_uri(uri)
-        url = self._signed(
+        url, credentials_expire_at = self._signed(
             bucket,
             uri,
             lambda endpoint, credentials: self._signer.presign_get(
                 endpoint, key, credentials, PRESIGN_EXPIRY_S
             ),
         )
-        self._presigned[uri] = (url, now + PRESIGN_EXPIRY_S / 2)
-        while len(self._presigned) > PRESIGNED_CACHE_ENTRIES:
-            self._presigned.popitem(last=False)
+        # Reused for the file's other ranges, but never past its credentials' expiry: SSO and
+        # role tokens last an hour or less, far less than the URL's own lifetime.
+        reuse_s = PRESIGN_EXPIRY_S / 2
+        if credentials_expire_at is not None:
+            reuse_s = min(reuse_s, credentials_expire_at - time.time() - CREDENTIAL_EXPIRY_MARGIN_S)
+        if reuse_s > 0:
+            self._presigned[uri] = (url, now + reuse_s)
+            while len(self._presigned) > PRESIGNED_CACHE_ENTRIES:
+                self._presigned.popitem(last=False)
         return url
 
     def open_range(self, uri: str, start: int, end: int, validator: str | None) -> RangeStream:
         bucket, _ = split_s3_uri(uri)
         headers = {"If-Match": validator} if validator else {}
-        return self._transport.get_range(
-            self._presigned_url(uri), start, end, headers, self._classify_get(bucket), validator
+        classify = self._classify_get(bucket)
+        return self._recovering(
+            bucket,
+            lambda: self._transport.get_range(
+                self._presigned_url(uri), start, end, headers, classify, validator
+            ),
         )
 
     def etag_is_md5(self, uri: str) -> bool:

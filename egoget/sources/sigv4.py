@@ -23,6 +23,7 @@ class Credentials:
     access_key: str
     secret_key: str
     token: str | None = None
+    expires_at: float | None = None  # epoch seconds; None for long-term keys
 
 
 @dataclass(frozen=True)
