@@ -284,6 +284,11 @@ def print_summary(result: RunResult, registry: SourceRegistry, quiet: bool) -> N
             f"received {human_bytes(s.bytes_received)} in {s.elapsed_s:.1f} s "
             f"({human_bytes(rate)}/s)"
         )
+    if s.hedged_ranges and not quiet:
+        err(
+            f"{s.hedged_ranges} range(s) went silent while others flowed and were continued on "
+            "a new connection"
+        )
     # Each failure was printed as it happened; repeat only the distinct hints.
     for hint in dict.fromkeys(e.hint for e in s.failed.values() if e.hint):
         click.echo(f"  hint: {hint}", err=True)
@@ -310,6 +315,7 @@ def write_report(path: Path | None, result: RunResult, registry: SourceRegistry)
         "fatal": s.fatal.message if s.fatal else None,
         "interrupted": s.interrupted,
         "elapsed_s": round(s.elapsed_s, 3),
+        "hedged_ranges": s.hedged_ranges,
     }
     path.write_text(json.dumps(report, indent=2) + "\n")
 

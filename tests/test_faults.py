@@ -108,6 +108,33 @@ def test_stalled_connection_is_abandoned_and_retried(
     assert time.monotonic() - started < 7.5, "the stall must not be waited out"
 
 
+def test_a_silent_connection_is_re_issued_while_the_others_flow(
+    demo_objects: list[MirrorObject], large_object: MirrorObject, make_proxy: object,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    """Two connections go silent for a minute mid-run, at the default 30 s stall timeout: each
+    range is continued on a new connection within seconds, keeping the bytes already written."""
+    assert callable(make_proxy)
+    objects = workload(demo_objects, large_object)
+    span = sum(o.size for o in objects)
+    proxy = make_proxy(Faults(stall_at={span // 3: 60.0, 2 * span // 3: 60.0}))
+    started = time.monotonic()
+    result = run_cli(
+        ["fetch", *(o.uri for o in objects), "-o", str(tmp_path), "--endpoint-url",
+         proxy.endpoint_url, "--chunk-size-mib", "5", "-j", "4"],
+        capsys,
+        report=tmp_path / "report.json",
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    for obj in objects:
+        assert_same_bytes(tmp_path / obj.key.rsplit("/", 1)[1], obj)
+    assert len(proxy.injected) == 2, proxy.injected
+    assert elapsed < 20, f"{elapsed:.1f} s: a stall was waited out"
+    assert result.report is not None and result.report["hedged_ranges"] == 2
+    assert "continuing the range on a new connection" in result.stderr
+
+
 def test_persistent_faults_fail_the_file_with_exit_1_and_keep_chunks(
     large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture
 ) -> None:

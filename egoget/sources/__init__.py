@@ -55,6 +55,12 @@ class SourceRegistry:
             self._transports[trust] = transport
         return transport
 
+    def abort_requests_of(self, worker: int) -> None:
+        """Give up the worker thread's request in flight (a silent connection); its read fails
+        at once. Sources that do not make their own requests (Drive) are left to time out."""
+        for transport in list(self._transports.values()):
+            transport.abort(worker)
+
     def for_uri(self, uri: str) -> Source:
         scheme = scheme_of(uri)
         source = self._sources.get(scheme)  # set once per scheme, then only read

@@ -6,6 +6,7 @@ a fraction of that, which matters with thousands of small files on two cores.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import errno
 import http.client
@@ -206,6 +207,15 @@ class KeptConnection:
     def makefile(self, mode: str) -> Any:
         return self._reader
 
+    def abort(self) -> None:
+        """Wake the thread blocked reading this connection, from another thread: the read
+        fails and the connection is dropped. socket.shutdown of the plain socket, not of the
+        TLS layer, which only its reading thread may touch."""
+        sock = self._http.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # closed meanwhile: nothing left to wake
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
@@ -395,6 +405,8 @@ class HttpTransport:
         self._answered: set[str] = set()
         self._strikes: dict[str, int] = {}
         self._lock = threading.Lock()
+        # Each worker's connection in use, for abort() from the engine's watch.
+        self._in_use: dict[int, KeptConnection] = {}
 
     def _connection(self, scheme: str, netloc: str) -> KeptConnection:
         connections: dict[tuple[str, str], KeptConnection] = self._local.__dict__.setdefault(
@@ -448,9 +460,16 @@ class HttpTransport:
             url = target
         raise TransferError(f"{redact_url(url)} redirects more than {MAX_REDIRECTS} times")
 
+    def abort(self, worker: int) -> None:
+        """Give up the request the worker thread has in flight, if any."""
+        connection = self._in_use.get(worker)
+        if connection is not None:
+            connection.abort()
+
     def _request_once(self, method: str, url: str, headers: Mapping[str, str]) -> Response:
         scheme, netloc, target = split_url(url)
         connection = self._connection(scheme, netloc)
+        self._in_use[threading.get_ident()] = connection
         request = _request_bytes(method, connection.route, target, headers, url)
         # A kept-alive connection the server has since closed fails at once: retry that once
         # on a fresh connection before it counts as a fault.

@@ -41,6 +41,7 @@ from ..errors import (
     IntegrityError,
     Interrupted,
     RemoteChangedError,
+    RetryableError,
     TransferError,
     UnsafePathError,
 )
@@ -49,7 +50,7 @@ from ..model import RemoteFile
 from ..paths import destination_inside
 from ..retry import RateLimiter, backoff_delay_s
 from ..sources import Source, SourceRegistry
-from ..sources.base import RemoteStat
+from ..sources.base import RangeStream, RemoteStat
 from .chunks import ChunkLayout, layout_for
 from .diskio import (
     DIRECT_IO_ALIGN_BYTES,
@@ -70,6 +71,7 @@ from .events import (
     Retrying,
     TransferSummary,
 )
+from .hedge import MAX_HEDGES_PER_RANGE, HedgedError, SilenceWatch
 from .integrity import (
     PartHasher,
     bare_etag,
@@ -188,6 +190,7 @@ class Engine:
         self._real_out_dir = Path(os.path.realpath(out_dir))
         self._checked_dirs: set[str] = set()
         self._direct_io = use_direct_io(options.io_mode, self._real_out_dir)
+        self._watch = SilenceWatch(registry.abort_requests_of, registry.settings.stall_timeout_s)
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -201,6 +204,7 @@ class Engine:
         for worker in workers:
             worker.start()
         while any(w.is_alive() for w in workers):
+            self._watch.check()
             if self._cancelled.wait(0.1):
                 # Workers stop at their next read; one blocked on a dead socket is abandoned
                 # (daemon thread) rather than holding Ctrl-C hostage until its timeout.
@@ -212,6 +216,7 @@ class Engine:
             summary = dataclasses.replace(self._summary, failed=dict(self._summary.failed))
         summary.interrupted = self._cancelled.is_set() and summary.fatal is None
         summary.elapsed_s = time.monotonic() - started
+        summary.hedged_ranges = self._watch.hedges
         return summary
 
     def _worker(self) -> None:
@@ -422,18 +427,22 @@ class Engine:
         # A killed run's bytes before its last checkpoint are on disk: hash them, fetch the rest.
         _hash_from_disk(job.fd, hasher, start, offset)
         checkpoint = offset
+        hedges = 0
 
         def stream_rest() -> None:
             # A retry resumes where the range broke: the hasher and If-Match keep it honest.
-            nonlocal offset, checkpoint
-            stream = source.open_range(job.file.uri, offset, end, job.file.etag)
+            nonlocal offset, checkpoint, hedges
+            flow = self._watch.begin()
+            stream: RangeStream | None = None
             try:
+                stream = source.open_range(job.file.uri, offset, end, job.file.etag)
                 while offset < end:
                     if self._cancelled.is_set():
                         raise Interrupted("interrupted")
                     slot, view = buffers.take()
                     want = aligned_read_size(offset, end - offset, len(view))
                     got = stream.readinto(view[:want])
+                    self._watch.read(flow)
                     direct_bytes = job.writer.write(view[:got], offset)
                     buffers.lend(slot, hasher.update(view[:got]))
                     offset += got
@@ -441,8 +450,18 @@ class Engine:
                     if job.journaled and offset - checkpoint >= CHECKPOINT_BYTES and offset < end:
                         self._ledger.record_progress(job.file.dest, index, offset - start)
                         checkpoint = offset
+            except RetryableError as exc:
+                if not flow.hedged or hedges >= MAX_HEDGES_PER_RANGE:
+                    raise
+                hedges += 1
+                raise HedgedError(
+                    f"no bytes for {flow.silent_s:.1f} s while other connections flowed; "
+                    "continuing the range on a new connection"
+                ) from exc
             finally:
-                stream.close()
+                self._watch.end(flow)
+                if stream is not None:
+                    stream.close()
 
         self._retrying(job.file.dest, stream_rest)
         if want_sha256:
@@ -455,6 +474,9 @@ class Engine:
         while True:
             try:
                 return call()
+            except HedgedError as exc:
+                # Not a fault of the remote: no attempt spent, no wait (bounded per range).
+                self._emit(Retrying(dest, attempt, exc.message, 0.0))
             except TransferError as exc:
                 if not exc.retryable or isinstance(exc, RemoteChangedError | IntegrityError):
                     raise

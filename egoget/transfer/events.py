@@ -64,3 +64,4 @@ class TransferSummary:
     fatal: EgogetError | None = None
     interrupted: bool = False
     elapsed_s: float = 0.0
+    hedged_ranges: int = 0  # ranges re-issued after their connection went silent
