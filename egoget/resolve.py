@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .constants import LIST_INSTEAD_OF_HEAD_MIN_KEYS
-from .errors import RUN_FATAL_ERRORS, AccessDeniedError, EgogetError, NotFoundError
+from .errors import (
+    RUN_FATAL_ERRORS,
+    AccessDeniedError,
+    EgogetError,
+    ExpiredLinkError,
+    NotFoundError,
+)
 from .model import RemoteFile
 from .sources import SourceRegistry, scheme_of
 from .sources.base import RemoteStat
@@ -111,4 +118,24 @@ def _stat_each(
 def _with_stat(file: RemoteFile, stat: RemoteStat) -> RemoteFile:
     return dataclasses.replace(
         file, size=stat.size, etag=stat.etag, version_id=stat.version_id or file.version_id
+    )
+
+
+def check_link_expiry(files: list[RemoteFile], registry: SourceRegistry) -> None:
+    """Expired links are caught before the first request: every one would fail with 403."""
+    now = time.time()
+    expired = []
+    for file in files:
+        expiry = registry.for_uri(file.uri).expires_at(file.uri)
+        if expiry is not None and expiry <= now:
+            expired.append((expiry, file))
+    if not expired:
+        return
+    expiry, file = min(expired, key=lambda pair: pair[0])
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expiry))
+    raise ExpiredLinkError(
+        f"{len(expired)} of {len(files)} links have expired; the earliest, for {file.dest}, "
+        f"expired at {when} ({(now - expiry) / 3600:.1f} hours ago)",
+        hint="presigned links are valid for a limited time: get a fresh list of links from the "
+        "dataset's source and run again (finished files are kept)",
     )

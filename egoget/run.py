@@ -8,30 +8,33 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import TransferConfig
+from .config import DatasetConfig, TransferConfig
 from .constants import STATE_DIR_NAME
 from .errors import (
     CREDENTIALS_HINT,
     AuthError,
     EgogetError,
     ExitCode,
-    ExpiredLinkError,
     Interrupted,
     ManifestError,
     UsageError,
 )
 from .ledger import Ledger, VerifiedFile
 from .lock import OutputLock
-from .model import Plan, RemoteFile
-from .resolve import resolve_sizes
+from .model import Plan, PlannedRun, RemoteFile
+from .resolve import check_link_expiry, resolve_sizes
 from .sources import SourceRegistry, SourceSettings
+from .steps import ItemProgress, StartProgress, StepOutcome
 from .transfer.engine import Engine, TransferOptions
 from .transfer.events import EventSink, TransferSummary
+
+if TYPE_CHECKING:
+    from .datasets import Dataset
 
 MIB = 1024 * 1024
 
@@ -198,19 +201,83 @@ def ensure_output_dir(output: Path) -> None:
         raise UsageError(f"cannot create the output directory {output}: {exc.strerror}") from exc
 
 
+# Makes the plan inside the session: a dataset fetches its manifests through it first.
+Planner = Callable[["OutputSession", EventSink, threading.Event], PlannedRun]
+
+
+def _ignore(*args: object) -> None:
+    pass
+
+
+def _no_item_progress(total: int, unit: str) -> ItemProgress:
+    return _ignore
+
+
+@dataclass
+class RunHooks:
+    """How a run reports to whoever started it: the CLI's display, or a notebook's callback.
+    Every hook is optional; the run itself prints nothing."""
+
+    emit: EventSink = _ignore  # the engine's events, as they happen
+    note: Callable[[str], None] = _ignore  # what planning wants the user to know
+    # Sees the plan before any byte moves; False means the user declined.
+    confirm: Callable[[PlanDiff], bool] | None = None
+    step_progress: StartProgress = _no_item_progress  # items of a step after the download
+    step_done: Callable[[StepOutcome], None] = _ignore
+
+
+class InvalidEntriesError(UsageError):
+    """Unsafe names or malformed manifest entries: nothing is downloaded unless asked."""
+
+    def __init__(self, entries: list[tuple[str, EgogetError]]):
+        super().__init__(
+            f"{len(entries)} {plural(len(entries), 'entry', 'entries')} refused; nothing was "
+            "downloaded",
+            hint="fix the list or manifest, or pass --skip-invalid to download the valid entries",
+        )
+        self.entries = entries
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many
+
+
 def execute(
-    plan: Plan,
     config: TransferConfig,
     registry: SourceRegistry,
-    emit: EventSink,
+    planner: Planner,
+    hooks: RunHooks,
     cancelled: threading.Event,
-    confirm: Callable[[PlanDiff], bool] | None = None,
-    refused: list[tuple[str, EgogetError]] | None = None,
 ) -> RunResult:
-    """Run a plan to completion (or interruption) in its own session."""
+    """Plan, confirm, transfer, then the steps after the download (unpacking, cutting clips),
+    in one session on the output directory."""
     ensure_output_dir(config.output)
     with OutputSession(config, registry) as session:
-        return run_plan(session, plan, emit, cancelled, confirm, refused)
+        planned = planner(session, hooks.emit, cancelled)
+        for message in planned.notes:
+            hooks.note(message)
+        invalid: list[tuple[str, EgogetError]] = [
+            (uri, e) for uri, e in planned.refused if isinstance(e, ManifestError)
+        ]
+        if invalid and not config.skip_invalid:
+            # Missing or denied objects are not in this class: they are reported, the rest
+            # downloads, and the run exits 1.
+            raise InvalidEntriesError(invalid)
+        result = run_plan(session, planned.plan, hooks.emit, cancelled, hooks.confirm,
+                          planned.refused)  # fmt: skip
+        if result.exit_code == ExitCode.OK and not config.dry_run:
+            for step in planned.finishing:
+                outcome = step.run(config.output, cancelled, hooks.step_progress)
+                hooks.step_done(outcome)
+                result.finishing_failed.extend(outcome.failed)
+    return result
+
+
+def dataset_planner(dataset: Dataset, config: DatasetConfig, registry: SourceRegistry) -> Planner:
+    def plan(session: OutputSession, emit: EventSink, cancelled: threading.Event) -> PlannedRun:
+        return dataset.plan(config, registry, MetadataFetcher(session, emit, cancelled))
+
+    return plan
 
 
 def run_plan(
@@ -231,26 +298,6 @@ def run_plan(
         return result
     result.summary = session.transfer(diff.todo, emit, cancelled)
     return result
-
-
-def check_link_expiry(files: list[RemoteFile], registry: SourceRegistry) -> None:
-    """Expired links are caught before the first request: every one would fail with 403."""
-    now = time.time()
-    expired = []
-    for file in files:
-        expiry = registry.for_uri(file.uri).expires_at(file.uri)
-        if expiry is not None and expiry <= now:
-            expired.append((expiry, file))
-    if not expired:
-        return
-    expiry, file = min(expired, key=lambda pair: pair[0])
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expiry))
-    raise ExpiredLinkError(
-        f"{len(expired)} of {len(files)} links have expired; the earliest, for {file.dest}, "
-        f"expired at {when} ({(now - expiry) / 3600:.1f} hours ago)",
-        hint="presigned links are valid for a limited time: get a fresh list of links from the "
-        "dataset's source and run again (finished files are kept)",
-    )
 
 
 class MetadataFetcher:

@@ -11,6 +11,7 @@ import click
 import pytest
 
 from egoget.cli import cli
+from egoget.datasets import DATASETS
 from egoget.mirror.seed import MirrorObject
 
 from .conftest import assert_same_bytes, run_cli
@@ -32,6 +33,72 @@ def test_every_command_and_option_explains_itself(name: str, capsys: CaptureFixt
     result = run_cli([name, "--help"], capsys)
     assert result.exit_code == 0
     assert "Usage: egoget" in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_each_dataset_download_shows_its_own_options_only(
+    name: str, capsys: CaptureFixture
+) -> None:
+    result = run_cli(["download", name, "--help"], capsys)
+    assert result.exit_code == 0, result.output
+    assert f"Usage: egoget download {name}" in result.stdout
+    assert "--output" in result.stdout and "--proxy" in result.stdout  # the shared ones
+    command = cli.commands["download"].get_command(None, name)  # type: ignore[attr-defined]
+    own = {p.name for p in command.params if isinstance(p, click.Option)}
+    for option in command.params:
+        assert option.help, f"download {name} {option.opts} has no help text"
+    for other in DATASETS.values():
+        for field_name in set(other.options) - own:
+            shown = "--" + field_name.replace("_", "-")
+            assert f"{shown} " not in result.stdout, f"{name} shows {other.name}'s {shown}"
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_list_describes_every_dataset(name: str, capsys: CaptureFixture) -> None:
+    result = run_cli(["list", name], capsys)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{name}: {DATASETS[name].summary}")
+    assert len(result.stdout.splitlines()) >= 2
+
+
+def test_an_unknown_dataset_suggests_the_closest(capsys: CaptureFixture) -> None:
+    result = run_cli(["download", "ego4", "-o", "x"], capsys)
+    assert result.exit_code == 2
+    assert "did you mean 'ego4d'" in result.stderr
+
+
+def test_download_config_names_the_dataset(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    config = tmp_path / "run.json"
+    out = tmp_path / "out"
+    config.write_text(json.dumps({"dataset": "ego4d", "output": str(out), "yes": True}))
+    result = run_cli(["download", "--config", str(config)], capsys)
+    assert result.exit_code == 0, result.output
+    assert (out / "v2" / "annotations" / "manifest.csv").is_file()
+    # The same file given before the dataset's name, a flag after it overriding the file.
+    again = run_cli(["download", "--config", str(config), "ego4d", "-o", str(tmp_path / "b")],
+                    capsys)  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "b" / "v2" / "annotations" / "manifest.csv").is_file()
+    wrong = run_cli(["download", "egoexo", "--config", str(config)], capsys)
+    assert wrong.exit_code == 2 and "the config file is for dataset 'ego4d'" in wrong.stderr
+
+
+def test_multi_value_options_take_words_commas_and_repeats(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    """`--parts a b`, `--parts a,b` and `--parts a --parts b` plan the same files."""
+    plans = []
+    for parts in (["clips", "annotations"], ["clips,annotations"],
+                  ["clips", "--parts", "annotations"]):  # fmt: skip
+        result = run_cli(["download", "ego4d", "--parts", *parts, "--universities", "cmu",
+                          "-o", str(tmp_path / str(len(plans))), "--dry-run"], capsys)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        plans.append(result.stderr.split("plan:", 1)[1].splitlines()[:2])
+    assert plans[0] == plans[1] == plans[2]
+    by_part = plans[0][1]
+    assert "by part: annotations" in by_part and "clips" in by_part, plans[0]
 
 
 def test_unknown_option_is_a_usage_error_without_traceback(capsys: CaptureFixture) -> None:
@@ -168,7 +235,7 @@ def test_plain_progress_lines_when_output_is_not_a_terminal(
     capsys: CaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("egoget.cli.PLAIN_PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr("egoget.cli.progress.PLAIN_PROGRESS_INTERVAL_S", 0.0)
     result = run_cli(["fetch", first_video(demo_objects).uri, "-o", str(tmp_path)], capsys)
     assert result.exit_code == 0, result.output
     assert "1/1 files" in result.stderr

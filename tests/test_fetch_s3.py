@@ -220,7 +220,7 @@ def test_verify_shows_progress_on_long_rehashes(
     objects = videos(demo_objects)
     out = tmp_path / "o"
     assert run_cli(["fetch", *(o.uri for o in objects), "-o", str(out)], capsys).exit_code == 0
-    monkeypatch.setattr("egoget.cli.PLAIN_PROGRESS_INTERVAL_S", 0.0)
+    monkeypatch.setattr("egoget.cli.progress.PLAIN_PROGRESS_INTERVAL_S", 0.0)
     result = run_cli(["verify", "-o", str(out), "--full"], capsys)
     assert result.exit_code == 0, result.output
     assert f"{len(objects)}/{len(objects)} files" in result.stderr

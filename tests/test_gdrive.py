@@ -210,13 +210,13 @@ def test_a_catalogue_checksum_that_does_not_match_is_never_published(
 ) -> None:
     import dataclasses
 
-    from egoget.datasets import drive_assets
+    from egoget.datasets import egovlp
 
     wrong = tuple(
         dataclasses.replace(a, md5="0" * 32) if a.part == "egomcq" else a
-        for a in drive_assets.EGOVLP_ASSETS
+        for a in egovlp.EGOVLP_ASSETS
     )
-    monkeypatch.setattr(drive_assets, "EGOVLP_ASSETS", wrong)
+    monkeypatch.setattr(egovlp, "EGOVLP_ASSETS", wrong)
     with egovlp_drive.active():
         result = download_egovlp(capsys, tmp_path / "o", "--parts", "egomcq", "--max-attempts", "2")
     assert result.exit_code == 1, result.output

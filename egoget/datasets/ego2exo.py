@@ -22,7 +22,7 @@ def plan_run(config: Ego2ExoConfig, registry: SourceRegistry, fetcher: Fetcher) 
     parts = config.parts or [FEATURE_PART, *VIDEO_PARTS[config.videos]]
     values = config.model_dump(exclude={"dataset", "videos", "metadata", "shard"})
     values.update(parts=parts, benchmarks=config.benchmarks or [BENCHMARK])
-    takes = egoexo.plan_run(EgoExoConfig.model_validate(values), fetcher)
+    takes = egoexo.plan_run(EgoExoConfig.model_validate(values), registry, fetcher)
     files, refused = list(takes.plan.files), list(takes.refused)
     if config.metadata:
         metadata, refused_metadata = asset_files([EGO2EXO_METADATA], registry)
@@ -30,3 +30,12 @@ def plan_run(config: Ego2ExoConfig, registry: SourceRegistry, fetcher: Fetcher) 
         refused += refused_metadata
     notes = [*takes.notes, f"ego2exo: {', '.join(parts)} of the {BENCHMARK} takes"]
     return PlannedRun(config.planned_share(files), refused, notes)
+
+
+def describe() -> list[tuple[str, list[str]]]:
+    return [
+        ("takes", [f"the Ego-Exo4D takes of benchmark {BENCHMARK}"]),
+        ("parts", [f"{FEATURE_PART} (always)", "downscaled_takes/448 (--videos 448)",
+                   "takes (--videos takes)"]),
+        ("metadata", [f"{EGO2EXO_METADATA.dest} (Google Drive {EGO2EXO_METADATA.drive_id})"]),
+    ]  # fmt: skip

@@ -99,6 +99,16 @@ def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetch
     return run
 
 
+def describe() -> list[tuple[str, list[str]]]:
+    return [
+        ("layout", [f"{MANIFEST_DEST}", f"{JSON_DIR}/{{{','.join(ANNOTATION_FILES)}}}",
+                    f"{CANONICAL_DIR}/<video_uid>.mp4", f"{CLIPS_DIR}/<clip_uid>.mp4 (--cut-clips)",
+                    f"{SOCIAL_CHECKPOINTS.dest} (--checkpoints)"]),
+        ("benchmark", [BENCHMARK]),
+        ("versions", list(ego4d.VERSIONS)),
+    ]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class CutClips:
     annotations: tuple[SafeRelPath, ...]

@@ -20,6 +20,7 @@ from ..config import EgoExoConfig
 from ..errors import EgogetError, ManifestError, UnsafePathError, UsageError
 from ..model import PlannedRun, RemoteFile
 from ..paths import safe_relative_path
+from ..sources import SourceRegistry
 from . import Fetcher
 from .choices import check_choices
 from .ego4d import UNIVERSITY_BUCKETS
@@ -211,7 +212,7 @@ def read_manifest(part: str, path: Path) -> PartManifest:
         raise ManifestError(f"{path} is not UTF-8 text", hint="delete it and rerun") from exc
 
 
-def plan_run(config: EgoExoConfig, fetcher: Fetcher) -> PlannedRun:
+def plan_run(config: EgoExoConfig, registry: SourceRegistry, fetcher: Fetcher) -> PlannedRun:
     selection = validate_selection(config)
     wanted = {part: manifest_file(selection, part) for part in selection.parts}
     paths = fetcher.fetch(list(wanted.values()))

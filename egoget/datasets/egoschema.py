@@ -23,7 +23,7 @@ from ..errors import (
 from ..jsonfile import read_json, read_json_object
 from ..model import PlannedRun, RemoteFile
 from ..paths import safe_relative_path
-from ..run import check_link_expiry
+from ..resolve import check_link_expiry
 from ..sources import SourceRegistry
 from ..steps import FinishingStep
 from ..unpack import Unpack
@@ -133,6 +133,15 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
         notes.append(f"clips by route {route}: {ROUTES[route]}")
         return PlannedRun(config.planned_share(files), refused, notes, finishing)
     raise AssertionError("unreachable: the last route raises")
+
+
+def describe() -> list[tuple[str, list[str]]]:
+    return [
+        ("routes to the clips (--source), tried in this order", [
+            f"{name}: {ROUTES[name]}" for name in DEFAULT_ROUTES]),
+        ("metadata", list(METADATA_FILES)),
+        ("layout", ["videos/<q_uid>.mp4"]),
+    ]  # fmt: skip
 
 
 def _hf_archives(config: EgoSchemaConfig, registry: SourceRegistry) -> list[RemoteFile]:

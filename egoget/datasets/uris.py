@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from ..config import FetchConfig
 from ..errors import EgogetError, ManifestError, UnsafePathError, UsageError
 from ..model import Plan, RemoteFile
 from ..paths import safe_relative_path
@@ -38,6 +39,16 @@ def _default_name(uri: str) -> str:
 
 
 Refusal = tuple[str, EgogetError]  # the entry's URI and why it was refused
+
+
+def fetch_entries(config: FetchConfig) -> list[tuple[str, str | None]]:
+    """The URIs of `egoget fetch`: the arguments, then the list file's lines."""
+    entries: list[tuple[str, str | None]] = [(uri, None) for uri in config.uris]
+    if config.from_file is not None:
+        entries += read_list_file(config.from_file)
+    if not entries:
+        raise UsageError("nothing to fetch", hint="give URIs as arguments or --from-file LIST")
+    return entries
 
 
 def plan_uris(

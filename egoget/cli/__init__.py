@@ -1,0 +1,78 @@
+"""The `egoget` command: the only package that prints, prompts, draws progress and picks exit
+codes. Each command is a thin wrapper over a library call (egoget.run, egoget.datasets, ...)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import traceback
+
+import click
+
+from ..constants import ENV_DEBUG
+from ..errors import EgogetError, ExitCode
+from .catalogue import config, list_command
+from .download import download
+from .egoschema import egoschema_group
+from .fetch import fetch
+from .inspect import status, verify
+from .prepare import prepare
+from .render import err, show_error
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="egoget")
+def cli() -> None:
+    """egoget: one resumable, verified, parallel downloader for egocentric-video datasets.
+
+    Every download goes to .egoget-part files in fixed-size chunks, is checked against the
+    remote's size, ETag or checksum, and only then appears under its final name. Interrupt it
+    any time: rerunning the same command fetches only what is missing.
+
+    Exit codes: 0 all selected files verified; 1 some files failed (rerun to resume);
+    2 usage, config or manifest error; 3 credentials or access; 4 disk full; 5 output directory
+    locked by another run; 6 a server cannot be reached or trusted (name, proxy, certificate);
+    130/143 interrupted. Set EGOGET_DEBUG=1 for tracebacks.
+    """
+
+
+for command in (download, fetch, verify, status, list_command, config, egoschema_group, prepare):
+    cli.add_command(command)
+
+
+def debug_enabled() -> bool:
+    return os.environ.get(ENV_DEBUG, "") not in ("", "0")
+
+
+def main(argv: list[str] | None = None) -> None:
+    # Modules, classes and functions live as long as the process: keeping them out of the
+    # cyclic collector's full passes saves those passes' time on runs of many files.
+    gc.freeze()
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        cli.main(args=args, prog_name="egoget", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err("aborted")
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE)
+    except EgogetError as exc:
+        if debug_enabled():
+            traceback.print_exc()
+        show_error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err("interrupted")
+        sys.exit(ExitCode.INTERRUPTED)
+    except Exception:
+        if debug_enabled():
+            raise
+        err(f"internal error: {traceback.format_exc().strip().splitlines()[-1]}")
+        click.echo(
+            "  hint: rerun with EGOGET_DEBUG=1 to see the traceback, and report it", err=True
+        )
+        sys.exit(ExitCode.SOME_FILES_FAILED)
