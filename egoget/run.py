@@ -62,6 +62,20 @@ class RunResult:
     signal_exit: ExitCode | None = None
 
     @property
+    def ok(self) -> bool:
+        """Every selected file is present and verified (and every step after it done)."""
+        return self.exit_code == ExitCode.OK
+
+    @property
+    def failed(self) -> dict[str, EgogetError]:
+        """What did not make it, by destination or entry, with why."""
+        return {
+            **{uri: error for uri, error in self.refused},
+            **self.summary.failed,
+            **{name: error for name, error in self.finishing_failed},
+        }
+
+    @property
     def unaccounted(self) -> int:
         """Selected files neither present, verified now, nor reported failed."""
         s = self.summary

@@ -23,18 +23,6 @@ def first_video(objects: list[MirrorObject]) -> MirrorObject:
     return next(o for o in objects if o.key.endswith(".mp4"))
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))  # type: ignore[attr-defined]
-def test_every_command_and_option_explains_itself(name: str, capsys: CaptureFixture) -> None:
-    command = cli.commands[name]  # type: ignore[attr-defined]
-    assert command.help and len(command.help) > 20, f"{name} has no help text"
-    for param in command.params:
-        if isinstance(param, click.Option):
-            assert param.help, f"{name} {param.opts} has no help text"
-    result = run_cli([name, "--help"], capsys)
-    assert result.exit_code == 0
-    assert "Usage: egoget" in result.stdout
-
-
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_each_dataset_download_shows_its_own_options_only(
     name: str, capsys: CaptureFixture

@@ -203,15 +203,20 @@ class Engine:
         ]
         for worker in workers:
             worker.start()
-        while any(w.is_alive() for w in workers):
-            self._watch.check()
-            if self._cancelled.wait(0.1):
-                # Workers stop at their next read; one blocked on a dead socket is abandoned
-                # (daemon thread) rather than holding Ctrl-C hostage until its timeout.
-                deadline = time.monotonic() + INTERRUPT_GRACE_S
-                for worker in workers:
-                    worker.join(max(0.0, deadline - time.monotonic()))
-                break
+        try:
+            while any(w.is_alive() for w in workers):
+                self._watch.check()
+                if self._cancelled.wait(0.1):
+                    break
+        except KeyboardInterrupt:
+            # Ctrl-C where no signal handler turns it into cancelled (a notebook, the API).
+            self._cancelled.set()
+        if self._cancelled.is_set():
+            # Workers stop at their next read; one blocked on a dead socket is abandoned
+            # (daemon thread) rather than holding Ctrl-C hostage until its timeout.
+            deadline = time.monotonic() + INTERRUPT_GRACE_S
+            for worker in workers:
+                worker.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
             summary = dataclasses.replace(self._summary, failed=dict(self._summary.failed))
         summary.interrupted = self._cancelled.is_set() and summary.fatal is None
