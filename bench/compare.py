@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import publish
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import ObjectReader, ensure_bucket, object_bytes, put_object
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import ObjectReader, ensure_bucket, object_bytes, put_object
 
 MIB = 1024 * 1024
 BOTO3_SCRIPT = """

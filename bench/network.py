@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench import publish
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import ObjectReader, ensure_bucket, object_bytes, put_object
 from tests.faultproxy import FaultProxy, Faults
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import ObjectReader, ensure_bucket, object_bytes, put_object
 from tests.proxy import PROXY_ONLY_HOST, Tinyproxy
 
 MIB = 1024 * 1024

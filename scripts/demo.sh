@@ -10,14 +10,14 @@ cd "$REPO_ROOT"
 OUT="$(realpath -m "${EGOGET_DEMO_DIR:-demo-output}")"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/egoget-demo.XXXXXX")"
 rm -rf "$OUT"
-cleanup() { python -m egoget.mirror stop --dir "$WORK/mirror"; rm -rf "$WORK"; }
+cleanup() { python -m tests.mirror stop --dir "$WORK/mirror"; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 EGO4D=(download ego4d --parts full_scale clips annotations -o "$OUT/ego4d")
 
 step "Starting the local mirror and seeding it"
-python -m egoget.mirror start --dir "$WORK/mirror" --env-file "$WORK/mirror.env"
+python -m tests.mirror start --dir "$WORK/mirror" --env-file "$WORK/mirror.env"
 source "$WORK/mirror.env"   # AWS_ENDPOINT_URL and the mirror's keys
 
 step "The plan: what an Ego4D download would fetch (--dry-run)"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from egoget.cli import main
-from egoget.mirror import SeaweedServer, seed_demo, seed_egoexo
-from egoget.mirror.seed import MirrorObject, object_bytes, seed_object
+from tests.mirror import SeaweedServer, seed_demo, seed_egoexo
+from tests.mirror.seed import MirrorObject, object_bytes, seed_object
 
 from .httpserver import ContentServer
 from .proxy import PROXY_ONLY_HOST, Tinyproxy, proxy_unavailable_reason

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from egoget.mirror.server import free_ports, stop_process_group
+from tests.mirror.server import free_ports, stop_process_group
 
 PROXY_ONLY_HOST = "s3.proxy-only.test"
 START_TIMEOUT_S = 10.0

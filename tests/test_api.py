@@ -10,9 +10,9 @@ import pytest
 
 import egoget
 from egoget.errors import AuthError, UsageError
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import CONSORTIUM_BUCKET, MirrorObject
 from egoget.transfer.events import BytesReceived, Event, FileDone
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import CONSORTIUM_BUCKET, MirrorObject
 
 from .conftest import assert_same_bytes
 

@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import ensure_bucket, object_bytes
 from egoget.transfer.diskio import (
     DIRECT_IO_ALIGN_BYTES,
     IoMode,
@@ -22,6 +20,8 @@ from egoget.transfer.diskio import (
     open_direct,
     use_direct_io,
 )
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import ensure_bucket, object_bytes
 
 from .conftest import no_part_files, run_cli
 

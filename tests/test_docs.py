@@ -11,7 +11,7 @@ import pytest
 
 from egoget.cli import cli
 from egoget.datasets import DATASETS
-from egoget.mirror.seed import MirrorObject
+from tests.mirror.seed import MirrorObject
 
 from .conftest import run_cli
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, put_object
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, put_object
 
 from .conftest import LIMITED_KEYS, Outcome, assert_same_bytes, run_cli
 from .faultproxy import FaultProxy
@@ -176,7 +176,7 @@ def test_changed_remote_object_is_the_only_one_fetched_again(
         assert (out / f"v2/clips/{row['video_uid']}.mp4").read_bytes() == new_body
     finally:
         original = next(o for o in demo_objects if o.key == key)
-        from egoget.mirror.seed import object_bytes
+        from tests.mirror.seed import object_bytes
 
         put_object(s3_server.client(), bucket, key, object_bytes(key, original.size), False)
 

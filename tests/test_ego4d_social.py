@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from egoget.datasets.drive_assets import SOCIAL_CHECKPOINTS
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import CONSORTIUM_BUCKET, ensure_bucket, put_object
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import CONSORTIUM_BUCKET, ensure_bucket, put_object
 
 from .conftest import Outcome, no_part_files, run_cli
 from .drivereplay import DriveReplay

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from egoget.datasets.drive_assets import EGO2EXO_METADATA
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import CONSORTIUM_BUCKET, EGOEXO_PREFIX, EGOEXO_TAKES, MirrorObject
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import CONSORTIUM_BUCKET, EGOEXO_PREFIX, EGOEXO_TAKES, MirrorObject
 
 from .conftest import Outcome, assert_same_bytes, run_cli
 from .drivereplay import DriveReplay

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import MirrorObject, object_bytes, seed_object
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import MirrorObject, object_bytes, seed_object
 
 from .conftest import Outcome, assert_same_bytes, run_cli
 from .drivereplay import DriveReplay

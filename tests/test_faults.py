@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import MirrorObject
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import MirrorObject
 
 from .conftest import assert_same_bytes, no_part_files, run_cli
 from .faultproxy import FaultProxy, Faults
@@ -184,7 +184,7 @@ def many_small(s3_server: SeaweedServer) -> list[MirrorObject]:
     """120 small objects (16-200 KiB) beside the large ones: every fault class hits both."""
     import random
 
-    from egoget.mirror.seed import seed_object
+    from tests.mirror.seed import seed_object
 
     rng = random.Random(5)
     return [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import MirrorObject, object_bytes
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import MirrorObject, object_bytes
 
 from .conftest import no_part_files, run_cli
 from .httpserver import ContentServer

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, object_bytes, put_object
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, object_bytes, put_object
 
 from .conftest import assert_same_bytes, no_part_files, run_cli
 

@@ -14,9 +14,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, object_bytes
 from egoget.sources.network import ProxyRules, parse_proxy
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, object_bytes
 
 from .conftest import PrivateCa, assert_same_bytes, no_part_files, run_cli
 from .httpserver import ContentServer

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from egoget.mirror import SeaweedServer
-from egoget.mirror.seed import MirrorObject
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import MirrorObject
 
 from .conftest import REPO, run_cli
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from egoget.errors import UnsafePathError
-from egoget.mirror.seed import MirrorObject
 from egoget.paths import safe_relative_path
+from tests.mirror.seed import MirrorObject
 
 from .conftest import assert_same_bytes, run_cli
 

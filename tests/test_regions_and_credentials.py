@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from egoget.mirror.seed import object_bytes
+from tests.mirror.seed import object_bytes
 
 from .conftest import run_cli
 from .s3script import ScriptedS3

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from egoget.mirror.seed import MirrorObject
+from tests.mirror.seed import MirrorObject
 
 from .conftest import assert_same_bytes, egoget_process, no_part_files, run_cli
 from .faultproxy import FaultProxy
@@ -21,7 +21,7 @@ CHUNK_MIB = 5  # = the mirror's multipart part size, so chunks align with parts
 
 @pytest.fixture
 def proxy(s3_server: object) -> Iterator[FaultProxy]:
-    from egoget.mirror import SeaweedServer
+    from tests.mirror import SeaweedServer
 
     assert isinstance(s3_server, SeaweedServer)
     p = FaultProxy(s3_server.port)

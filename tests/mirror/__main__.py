@@ -1,4 +1,4 @@
-"""`python -m egoget.mirror start|stop`: the demo mirror's lifecycle, for shell scripts."""
+"""`python -m tests.mirror start|stop`: the demo mirror's lifecycle, for shell scripts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .server import SeaweedServer, stop_process_group
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m egoget.mirror")
+    parser = argparse.ArgumentParser(prog="python -m tests.mirror")
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser("start", help="start SeaweedFS, seed the demo data, write an env file")
     start.add_argument("--dir", type=Path, required=True)
