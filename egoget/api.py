@@ -13,7 +13,6 @@ SystemExit); files that failed alone are in ``RunResult.failed``, the others are
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -98,11 +97,10 @@ def _execute(
         hooks.emit = progress
     if notes is not None:
         hooks.note = notes
-    cancelled = threading.Event()
     try:
-        result = execute(config, registry, planner, hooks, cancelled)
+        result = execute(config, registry, planner, hooks)
     except KeyboardInterrupt:
-        cancelled.set()
+        registry.settings.cancelled.set()
         raise Interrupted("interrupted; finished chunks are kept") from None
     if result.summary.fatal is not None:
         raise result.summary.fatal

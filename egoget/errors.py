@@ -101,6 +101,8 @@ class TransferError(EgogetError):
 
 class RetryableError(TransferError):
     retryable = True
+    # False for a retry that is no fault of the remote's: tried again at once, not counted.
+    spends_attempt = True
 
     def __init__(self, message: str, hint: str | None = None, retry_after_s: float | None = None):
         super().__init__(message, hint)

@@ -12,7 +12,6 @@ import dataclasses
 import posixpath
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -34,14 +33,12 @@ class Resolution:
     files: list[RemoteFile] = field(default_factory=list)
     missing: list[tuple[RemoteFile, EgogetError]] = field(default_factory=list)
     denied: list[tuple[RemoteFile, EgogetError]] = field(default_factory=list)
-    requests: int = 0
 
 
 def resolve_sizes(
     files: list[RemoteFile],
     registry: SourceRegistry,
     procs: int,
-    on_progress: Callable[[int, int], None] | None = None,
 ) -> Resolution:
     """Fill in size and ETag for every file that lacks them."""
     result = Resolution()
@@ -53,11 +50,10 @@ def resolve_sizes(
             groups[posixpath.dirname(file.uri) + "/"].append(file)
         else:
             groups[""].append(file)  # HTTP: nothing to list
-    done = 0
     for prefix, members in sorted(groups.items()):
         stats: dict[str, RemoteStat] | None = None
         if prefix and len(members) >= LIST_INSTEAD_OF_HEAD_MIN_KEYS:
-            stats = _list_folder(prefix, registry, result)
+            stats = _list_folder(prefix, registry)
         if stats is None:
             _stat_each(members, registry, procs, result)
         else:
@@ -67,15 +63,10 @@ def resolve_sizes(
                     result.missing.append((file, NotFoundError(f"{file.uri} does not exist")))
                 else:
                     result.files.append(_with_stat(file, stat))
-        done += len(members)
-        if on_progress is not None:
-            on_progress(done, len(files))
     return result
 
 
-def _list_folder(
-    prefix: str, registry: SourceRegistry, result: Resolution
-) -> dict[str, RemoteStat] | None:
+def _list_folder(prefix: str, registry: SourceRegistry) -> dict[str, RemoteStat] | None:
     """Every object directly in ``prefix``; None when listing is refused (fall back to GETs)."""
     stats: dict[str, RemoteStat] = {}
     try:
@@ -83,8 +74,6 @@ def _list_folder(
             stats[uri] = stat
     except AccessDeniedError:
         return None
-    finally:
-        result.requests += 1 + len(stats) // 1000
     return stats
 
 
@@ -104,7 +93,6 @@ def _stat_each(
 
     with ThreadPoolExecutor(max(1, min(procs, 32))) as pool:
         for file, answer in pool.map(stat, files):
-            result.requests += 1
             if isinstance(answer, RemoteStat):
                 result.files.append(_with_stat(file, answer))
             elif isinstance(answer, NotFoundError):

@@ -1,12 +1,18 @@
-"""Backoff between attempts, and an optional shared bandwidth limit."""
+"""The one retry loop: transient faults are tried again with capped, jittered backoff, every
+wait wakes at once on Ctrl-C, and what cannot be fixed by trying again is raised at once."""
 
 from __future__ import annotations
 
 import random
 import threading
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
 
 from .constants import BACKOFF_BASE_S, BACKOFF_CAP_S
+from .errors import Interrupted, RetryableError
+
+T = TypeVar("T")
 
 
 def backoff_delay_s(attempt: int, retry_after_s: float | None = None) -> float:
@@ -18,21 +24,29 @@ def backoff_delay_s(attempt: int, retry_after_s: float | None = None) -> float:
     return delay
 
 
-class RateLimiter:
-    """A token bucket shared by all workers (``--limit-rate``)."""
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    cancelled: threading.Event
+    # Told of each retry before its wait: (failed attempts so far, the fault, seconds to wait).
+    on_retry: Callable[[int, RetryableError, float], None] | None = None
 
-    def __init__(self, bytes_per_s: int):
-        self._rate = float(bytes_per_s)
-        self._allowance = 0.0
-        self._last = time.monotonic()
-        self._lock = threading.Lock()
-
-    def consume(self, nbytes: int, cancelled: threading.Event) -> None:
-        with self._lock:
-            now = time.monotonic()
-            self._allowance = min(self._rate, self._allowance + (now - self._last) * self._rate)
-            self._last = now
-            self._allowance -= nbytes
-            wait_s = -self._allowance / self._rate if self._allowance < 0 else 0.0
-        if wait_s > 0:
-            cancelled.wait(wait_s)
+    def run(self, call: Callable[[], T]) -> T:
+        """``call()`` until it succeeds. A RetryableError is tried again, up to
+        ``max_attempts`` failures, and then raised; one that ``spends_attempt`` False (a
+        connection given up for silence) is tried again at once, not counted."""
+        failures = 0
+        while True:
+            try:
+                return call()
+            except RetryableError as exc:
+                delay = 0.0
+                if exc.spends_attempt:
+                    failures += 1
+                    if failures >= self.max_attempts:
+                        raise
+                    delay = backoff_delay_s(failures, exc.retry_after_s)
+                if self.on_retry is not None:
+                    self.on_retry(failures, exc, delay)
+                if self.cancelled.wait(delay):
+                    raise Interrupted("interrupted") from exc

@@ -257,14 +257,11 @@ def plural(count: int, one: str, many: str) -> str:
 
 
 def execute(
-    config: TransferConfig,
-    registry: SourceRegistry,
-    planner: Planner,
-    hooks: RunHooks,
-    cancelled: threading.Event,
+    config: TransferConfig, registry: SourceRegistry, planner: Planner, hooks: RunHooks
 ) -> RunResult:
     """Plan, confirm, transfer, then the steps after the download (unpacking, cutting clips),
-    in one session on the output directory."""
+    in one session on the output directory. ``registry.settings.cancelled`` stops it."""
+    cancelled = registry.settings.cancelled
     ensure_output_dir(config.output)
     with OutputSession(config, registry) as session:
         planned = planner(session, hooks.emit, cancelled)
@@ -351,7 +348,8 @@ class MetadataFetcher:
 def read_small_object(registry: SourceRegistry, uri: str, max_bytes: int = 1 << 20) -> bytes:
     """A small remote file's bytes in memory (a catalogue listing), without an output dir."""
     source = registry.for_uri(uri)
-    stat = source.stat(uri)
+    retries = registry.settings.metadata_retries()
+    stat = retries.run(lambda: source.stat(uri))
     if stat.size > max_bytes:
         raise UsageError(f"{source.redact(uri)} is {stat.size:,} bytes; expected a small file")
     stream = source.open_range(uri, 0, stat.size, stat.etag)

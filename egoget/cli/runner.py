@@ -131,12 +131,12 @@ def run_and_exit(
             "warning: --no-verify-ssl: TLS certificates are not checked; anyone on the network "
             "path can read and alter what this run downloads"
         )
-    cancelled = threading.Event()
+    cancelled = registry.settings.cancelled
     display = _Display(quiet, ask_first)
     try:
         with stop_on_signals(cancelled) as received:
             try:
-                result: RunResult = execute(config, registry, planner, display.hooks(), cancelled)
+                result: RunResult = execute(config, registry, planner, display.hooks())
             finally:
                 display.close()
     except EgogetError as exc:

@@ -15,7 +15,6 @@ import http.cookiejar
 import re
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -34,11 +33,11 @@ from ..errors import (
     UnreachableError,
     UsageError,
 )
-from .base import RangeStream, RemoteStat, SourceSettings
+from .base import ExactBody, RangeStream, RemoteStat, Source, SourceSettings
 
 if TYPE_CHECKING:
     from . import SourceRegistry
-from .http import RETRYABLE_STATUSES, HttpTransport, network_reason, parse_retry_after
+from .http import HttpTransport, default_error, network_reason
 from .network import PROXY_HINT, TLS_HINT, requests_verify
 
 SCHEME = "gdrive"
@@ -124,7 +123,9 @@ def load_cookies(path: Path) -> http.cookiejar.MozillaCookieJar:
     return jar
 
 
-class DriveSource:
+class DriveSource(Source):
+    list_hint = "Drive folders are listed as gdrive://FOLDER_ID/ (egoget fetch) or by the datasets"
+
     def __init__(self, settings: SourceSettings, transport: HttpTransport):
         self._settings = settings
         self._trust = transport.trust
@@ -214,12 +215,6 @@ class DriveSource:
             )
         return unquote(match.group(1))
 
-    def list(self, prefix_uri: str) -> Iterator[tuple[str, RemoteStat]]:
-        raise UsageError(
-            f"cannot list {prefix_uri}: name Drive files by id",
-            hint="Drive folders are listed by the dataset catalogues (egoget list)",
-        )
-
     def list_folder(self, folder_id: str) -> builtins.list[tuple[str, str]]:
         """(file id, path inside the folder) of every file in a shared Drive folder,
         recursively. Drive's folder pages give no sizes: each file is sized as it starts."""
@@ -248,9 +243,6 @@ class DriveSource:
         # With skip_download gdown returns entries, not paths; the type covers both modes.
         return [(e.id, e.path) for e in entries or [] if isinstance(e, GoogleDriveFileToDownload)]
 
-    def part_size(self, uri: str, stat: RemoteStat) -> int | None:
-        return None
-
     def open_range(self, uri: str, start: int, end: int, validator: str | None) -> RangeStream:
         file_id = file_id_of(uri)
         response = self._open(file_id, start, end)
@@ -265,38 +257,22 @@ class DriveSource:
             )
         return DriveStream(response, end - start, uri)
 
-    def etag_is_md5(self, uri: str) -> bool:
-        return False
 
-    def expires_at(self, uri: str) -> float | None:
-        return None
-
-    def redact(self, uri: str) -> str:
-        return uri  # Drive ids are public names, not secrets
-
-
-class DriveStream:
+class DriveStream(ExactBody):
     def __init__(self, response: requests.Response, expected: int, uri: str):
+        super().__init__(expected, uri)
         self._response = response
-        self._remaining = expected
-        self._uri = uri
 
-    def readinto(self, buffer: memoryview) -> int:
-        if self._remaining <= 0:
-            return 0
-        want = min(len(buffer), self._remaining)
+    def _read(self, view: memoryview) -> int:
         try:
-            data = self._response.raw.read(want)
+            data = self._response.raw.read(len(view))
         except urllib3.exceptions.ReadTimeoutError as exc:
-            raise StalledError(f"no bytes from Google Drive for a while ({self._uri})") from exc
+            raise StalledError(f"no bytes from Google Drive for a while ({self._shown})") from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise RetryableError(
-                f"connection broke while reading {self._uri} ({network_reason(exc)})"
+                f"connection broke while reading {self._shown} ({network_reason(exc)})"
             ) from exc
-        if not data:
-            raise RetryableError(f"{self._uri} ended {self._remaining} bytes early (truncated)")
-        buffer[: len(data)] = data
-        self._remaining -= len(data)
+        view[: len(data)] = data
         return len(data)
 
     def close(self) -> None:
@@ -336,18 +312,14 @@ def _next_url_from_page(file_id: str, response: requests.Response, text: str) ->
 
 
 def _status_error(file_id: str, response: requests.Response) -> TransferError:
+    """Drive's dialect (a private file's hint), then the HTTP mapping every source shares."""
     shown = drive_uri(file_id)
     status = response.status_code
-    if status in RETRYABLE_STATUSES:
-        return RetryableError(
-            f"Google Drive answered HTTP {status} for {shown}",
-            retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
-        )
     if status == 404:
         return NotFoundError(f"Google Drive has no file {shown} (HTTP 404)", hint=PRIVATE_HINT)
     if status in (401, 403):
         return AccessDeniedError(f"Google Drive refused {shown} (HTTP {status})", hint=PRIVATE_HINT)
-    return TransferError(f"Google Drive answered HTTP {status} for {shown}")
+    return default_error(status, f"Google Drive's {shown}", response.headers.get("Retry-After"))
 
 
 def _request_error(exc: requests.RequestException, doing: str) -> EgogetError:

@@ -29,7 +29,7 @@ from ..errors import (
     TransferError,
     UnreachableError,
 )
-from .base import SourceSettings
+from .base import ExactBody, SourceSettings
 from .network import PROXY_HINT, TLS_HINT, Proxy, ProxyRules, Trust, tls_context, web_trust
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -270,40 +270,28 @@ class SizeProbe:
     headers: ResponseHeaders
 
 
-class RangeResponse:
-    """A streaming body that must deliver exactly the requested number of bytes."""
+class RangeResponse(ExactBody):
+    """A range's body on a kept connection, read straight into the worker's buffer."""
 
     def __init__(self, response: Response, expected: int, url: str):
+        super().__init__(expected, redact_url(url))
         self._response = response
-        self._remaining = expected
-        self._url = url  # redacted only for an error message: not on every request
 
-    def readinto(self, buffer: memoryview) -> int:
-        if self._remaining <= 0:
-            return 0
-        want = min(len(buffer), self._remaining)
+    def _read(self, view: memoryview) -> int:
         try:
-            got = self._response.readinto(buffer[:want])
+            return self._response.readinto(view)
         except TimeoutError as exc:
-            raise StalledError(
-                f"no bytes received for a while from {redact_url(self._url)}"
-            ) from exc
+            raise StalledError(f"no bytes received for a while from {self._shown}") from exc
         except (http.client.HTTPException, OSError) as exc:
             raise RetryableError(
-                f"connection broke while reading {redact_url(self._url)} ({network_reason(exc)})"
+                f"connection broke while reading {self._shown} ({network_reason(exc)})"
             ) from exc
-        if got == 0:
-            raise RetryableError(
-                f"{redact_url(self._url)} ended {self._remaining} bytes early (truncated response)"
-            )
-        self._remaining -= got
-        return got
 
     def close(self) -> None:
-        if self._remaining > 0:
-            self._response.close()
-        else:
+        if self.complete:
             self._response.release_conn()
+        else:
+            self._response.close()
 
 
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}

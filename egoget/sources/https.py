@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlsplit
 
-from ..errors import TransferError, UsageError
-from .base import RangeStream, RemoteStat, SourceSettings
+from ..errors import TransferError
+from .base import RangeStream, RemoteStat, Source, SourceSettings
 from .http import HttpTransport, ResponseHeaders, default_error, redact_url
 
 
@@ -41,7 +40,9 @@ def presigned_expiry(url: str) -> float | None:
     return None
 
 
-class HttpsSource:
+class HttpsSource(Source):
+    list_hint = "HTTP has no directory listing: pass each URL, or a file of URLs with --from-file"
+
     def __init__(self, settings: SourceSettings, transport: HttpTransport):
         self._transport = transport
 
@@ -56,15 +57,6 @@ class HttpsSource:
             etag=None if etag and etag.startswith("W/") else etag,
             accepts_ranges=probe.accepts_ranges,
         )
-
-    def list(self, prefix_uri: str) -> Iterator[tuple[str, RemoteStat]]:
-        raise UsageError(
-            f"cannot list {redact_url(prefix_uri)}: HTTP has no directory listing",
-            hint="pass each URL, or a file of URLs with --from-file",
-        )
-
-    def part_size(self, uri: str, stat: RemoteStat) -> int | None:
-        return None
 
     def open_range(self, uri: str, start: int, end: int, validator: str | None) -> RangeStream:
         headers = {"If-Range": validator} if validator else {}

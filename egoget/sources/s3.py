@@ -40,8 +40,7 @@ from ..errors import (
     UnreachableError,
     UsageError,
 )
-from ..retry import backoff_delay_s
-from .base import RangeStream, RemoteStat, SourceSettings
+from .base import RangeStream, RemoteStat, Source, SourceSettings
 from .http import (
     ErrorClassifier,
     HttpTransport,
@@ -133,7 +132,7 @@ def access_denied(bucket: str, shown: str) -> AccessDeniedError:
     )
 
 
-class S3Source:
+class S3Source(Source):
     def __init__(self, settings: SourceSettings, transport: HttpTransport):
         self._settings = settings
         self._transport = transport
@@ -408,9 +407,9 @@ class S3Source:
     def stat(self, uri: str) -> RemoteStat:
         # A one-byte GET, not HEAD: a HEAD refused with 403 has no body to say whether the keys
         # are bad (exit 3) or merely lack access to this bucket.
-        found = self._metadata_retrying(partial(self._stat_once, uri))
+        found = self._stat_once(uri)
         if found is None:  # an empty object has no byte 0
-            found = self._metadata_retrying(partial(self._head_once, uri, {}, {}))
+            found = self._head_once(uri, {}, {})
         return found
 
     def _stat_once(self, uri: str) -> RemoteStat | None:
@@ -468,7 +467,7 @@ class S3Source:
             if token:
                 params["continuation-token"] = token
             listing = partial(self._listing_page, bucket, params, prefix_uri)
-            page = self._metadata_retrying(partial(self._recovering, bucket, listing))
+            page = self._settings.metadata_retries().run(partial(self._recovering, bucket, listing))
             yield from page.objects
             if not page.next_token:
                 return
@@ -507,24 +506,10 @@ class S3Source:
             status, shown, headers.get("Retry-After")
         )
 
-    def _metadata_retrying(self, call: Callable[[], T]) -> T:
-        attempt = 1
-        while True:
-            try:
-                return call()
-            except RetryableError as exc:
-                if attempt >= METADATA_MAX_ATTEMPTS:
-                    raise
-                time.sleep(backoff_delay_s(attempt, exc.retry_after_s))
-                attempt += 1
-
     def part_size(self, uri: str, stat: RemoteStat) -> int | None:
         if not stat.etag or "-" not in stat.etag:
             return None
-        first_part = self._metadata_retrying(
-            partial(self._head_once, uri, {"partNumber": "1"}, {"If-Match": stat.etag})
-        )
-        return first_part.size
+        return self._head_once(uri, {"partNumber": "1"}, {"If-Match": stat.etag}).size
 
     def _presigned_url(self, uri: str) -> str:
         cached = self._presigned.get(uri)
@@ -564,11 +549,7 @@ class S3Source:
     def etag_is_md5(self, uri: str) -> bool:
         return True
 
-    def expires_at(self, uri: str) -> float | None:
-        return None  # egoget presigns S3 GETs itself, freshly
-
-    def redact(self, uri: str) -> str:
-        return uri
+    # expires_at: None, as the base's: egoget presigns S3 GETs itself, freshly.
 
 
 class _ListingPage:

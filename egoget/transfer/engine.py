@@ -48,9 +48,10 @@ from ..errors import (
 from ..ledger import Ledger, VerifiedFile
 from ..model import RemoteFile
 from ..paths import destination_inside
-from ..retry import RateLimiter, backoff_delay_s
+from ..retry import RetryPolicy
 from ..sources import Source, SourceRegistry
 from ..sources.base import RangeStream, RemoteStat
+from .bandwidth import RateLimiter
 from .chunks import ChunkLayout, layout_for
 from .diskio import (
     DIRECT_IO_ALIGN_BYTES,
@@ -475,26 +476,18 @@ class Engine:
 
     def _retrying(self, dest: str, call: Callable[[], T]) -> T:
         """Run ``call`` until it succeeds, retrying transient faults with backoff."""
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except HedgedError as exc:
-                # Not a fault of the remote: no attempt spent, no wait (bounded per range).
-                self._emit(Retrying(dest, attempt, exc.message, 0.0))
-            except TransferError as exc:
-                if not exc.retryable or isinstance(exc, RemoteChangedError | IntegrityError):
-                    raise
-                attempt += 1
-                if attempt >= self._options.max_attempts:
-                    raise TransferError(
-                        f"gave up on {dest} after {attempt} attempts: {exc.message}",
-                        hint="rerun the same command to resume; finished chunks are kept",
-                    ) from exc
-                delay = backoff_delay_s(attempt, getattr(exc, "retry_after_s", None))
-                self._emit(Retrying(dest, attempt, exc.message, delay))
-                if self._cancelled.wait(delay):
-                    raise Interrupted("interrupted") from exc
+
+        def tell(failures: int, fault: RetryableError, delay_s: float) -> None:
+            self._emit(Retrying(dest, failures, fault.message, delay_s))
+
+        policy = RetryPolicy(self._options.max_attempts, self._cancelled, tell)
+        try:
+            return policy.run(call)
+        except RetryableError as exc:
+            raise TransferError(
+                f"gave up on {dest} after {self._options.max_attempts} attempts: {exc.message}",
+                hint="rerun the same command to resume; finished chunks are kept",
+            ) from exc
 
     def _count(self, job: _Job, nbytes: int, direct_bytes: int) -> None:
         job.counted_bytes += nbytes

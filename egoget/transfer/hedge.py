@@ -31,6 +31,8 @@ _GAP_SMOOTHING = 0.02
 class HedgedError(RetryableError):
     """The range's connection went silent and was given up; continue it at once elsewhere."""
 
+    spends_attempt = False
+
 
 class Flow:
     """One worker's current request: when its last byte arrived, and whether it was given up."""
