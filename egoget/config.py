@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,14 +23,21 @@ from .constants import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PROCS,
     DEFAULT_STALL_TIMEOUT_S,
+    default_encoders,
 )
 from .errors import ConfigError
 from .jsonfile import read_json_object
-from .model import Plan, RemoteFile
-from .transfer.diskio import IoMode
-from .video import default_encoders
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class IoMode(str, enum.Enum):
+    """How part files are written: around the page cache, through it, or chosen by the disk."""
+
+    AUTO = "auto"
+    DIRECT = "direct"
+    BUFFERED = "buffered"
+
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)i?b?(?:/s)?\s*$", re.IGNORECASE)
 _RATE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -126,10 +134,10 @@ class DatasetConfig(TransferConfig):
             parse_shard(value)
         return value
 
-    def planned_share(self, files: list[RemoteFile]) -> Plan:
-        """The plan of these files or, with --shard, this machine's share of it."""
-        plan = Plan(files)
-        return plan.shard(*parse_shard(self.shard)) if self.shard else plan
+    @property
+    def shard_parts(self) -> tuple[int, int] | None:
+        """(K, N) of --shard K/N, or None for the whole plan."""
+        return parse_shard(self.shard) if self.shard else None
 
 
 class Ego4dConfig(DatasetConfig):

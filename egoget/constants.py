@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 ENV_DEBUG = "EGOGET_DEBUG"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_EGOGET_ENDPOINT_URL = "EGOGET_ENDPOINT_URL"
@@ -36,3 +38,8 @@ LIST_INSTEAD_OF_HEAD_MIN_KEYS = 4
 PLAIN_PROGRESS_INTERVAL_S = 5.0
 VERIFIED_BATCH_MAX = 256
 VERIFIED_BATCH_MAX_AGE_S = 0.2
+
+
+def default_encoders() -> int:
+    """How many ffmpeg processes to run at once: each libx264 already uses several threads."""
+    return max(1, (os.cpu_count() or 2) // 2)

@@ -1,14 +1,37 @@
-"""What to download: remote files and the plan that selects them."""
+"""What a run is made of: remote files, the plan that selects them, and the steps that run on
+the output once every file of the plan is verified (unpacking an archive, cutting clips; each
+resumable on its own)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 from .errors import EgogetError
 from .paths import SafeRelPath
-from .steps import FinishingStep
+
+# Called once per finished item (the item's name, and its error if it failed).
+ItemProgress = Callable[[str, "EgogetError | None"], None]
+# Opens a progress display for a step's items: (how many, what they are called).
+StartProgress = Callable[[int, str], ItemProgress]
+
+
+@dataclass
+class StepOutcome:
+    summary: str
+    failed: list[tuple[str, EgogetError]] = field(default_factory=list)
+    # Whether each failure was already printed through the step's progress as it happened.
+    failures_shown: bool = False
+
+
+class FinishingStep(Protocol):
+    def run(
+        self, output: Path, cancelled: threading.Event, start_progress: StartProgress
+    ) -> StepOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -33,10 +56,13 @@ class RemoteFile:
 class Plan:
     files: list[RemoteFile]
 
-    def shard(self, index: int, count: int) -> Plan:
-        """Share ``index`` (1..count) of a split into ``count`` disjoint parts that together
-        cover the plan. It depends only on each file's destination, so every machine of a job
-        array computes the same split from the same manifests, in any order."""
+    def share(self, shard: tuple[int, int] | None) -> Plan:
+        """Share K (1..N) of a split into N disjoint parts that together cover the plan, or the
+        whole plan for None. It depends only on each file's destination, so every machine of a
+        job array computes the same split from the same manifests, in any order."""
+        if shard is None:
+            return self
+        index, count = shard
         return Plan([f for f in self.files if _shard_of(f.dest, count) == index - 1])
 
 

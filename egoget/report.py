@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .constants import STATE_DIR_NAME
-from .errors import UsageError
+from .errors import IntegrityError, UsageError
 from .ledger import Ledger, VerifiedFile
-from .transfer.integrity import bare_etag, file_multipart_etag, hash_file, single_part_md5
+from .transfer.verify import Check, Promise, parse_checks, verify
 
 
 @dataclass
@@ -79,19 +79,20 @@ def _check(path: Path, record: VerifiedFile, full: bool) -> str | None:
             return f"size {size:,} bytes, expected {record.size:,}"
         if not full:
             return None
-        digests = None
-        wanted_md5 = [m for m in (single_part_md5(record.etag), record.md5) if m]
-        if wanted_md5 or record.sha256:
-            digests = hash_file(fd, size)
-            for want in wanted_md5:
-                if digests.md5 != want.lower():
-                    return f"MD5 {digests.md5} does not match {want}"
-            if record.sha256 and digests.sha256 != record.sha256.lower():
-                return f"SHA-256 {digests.sha256} does not match {record.sha256}"
-        if record.part_size and "etag-multipart" in record.checked:
-            got = file_multipart_etag(fd, size, record.part_size)
-            if got != bare_etag(record.etag):
-                return f"multipart ETag {got} does not match {record.etag}"
+        # The same checks the download passed, from the bytes on disk this time.
+        passed = parse_checks(record.checked, record.md5)
+        promise = Promise(
+            size=record.size,
+            etag=record.etag,
+            etag_is_md5=Check.ETAG_MD5 in passed,
+            md5=record.md5 if Check.MANIFEST_MD5 in passed else None,
+            sha256=record.sha256 if Check.MANIFEST_SHA256 in passed else None,
+            part_size=record.part_size if Check.ETAG_MULTIPART in passed else None,
+        )
+        try:
+            verify(fd, promise)
+        except IntegrityError as exc:
+            return exc.message
         return None
     finally:
         os.close(fd)

@@ -26,10 +26,9 @@ from .errors import (
 )
 from .ledger import Ledger, VerifiedFile
 from .lock import OutputLock
-from .model import Plan, PlannedRun, RemoteFile
+from .model import ItemProgress, Plan, PlannedRun, RemoteFile, StartProgress, StepOutcome
 from .resolve import check_link_expiry, resolve_sizes
 from .sources import SourceRegistry, SourceSettings
-from .steps import ItemProgress, StartProgress, StepOutcome
 from .transfer.engine import Engine, TransferOptions
 from .transfer.events import EventSink, TransferSummary
 

@@ -24,8 +24,8 @@ from typing import IO
 
 from .constants import PART_SUFFIX
 from .errors import DiskFullError, EgogetError, Interrupted, ManifestError, UnsafePathError
+from .model import StartProgress, StepOutcome
 from .paths import SafeRelPath, destination_inside, safe_relative_path
-from .steps import StartProgress, StepOutcome
 
 
 @dataclass(frozen=True)

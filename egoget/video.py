@@ -38,11 +38,6 @@ class EncodeError(EgogetError):
     pass
 
 
-def default_encoders() -> int:
-    """How many ffmpeg processes to run at once: each libx264 already uses several threads."""
-    return max(1, (os.cpu_count() or 2) // 2)
-
-
 def find_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from boto3.s3.transfer import TransferConfig
 
+from egoget.config import IoMode
 from egoget.transfer.diskio import (
     DIRECT_IO_ALIGN_BYTES,
-    IoMode,
     PartWriter,
     aligned_read_size,
     filesystem_type,

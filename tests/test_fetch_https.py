@@ -186,3 +186,21 @@ def test_a_url_with_a_space_fails_its_file_with_a_hint_and_never_reaches_the_wir
     assert "a b.mp4 has spaces" in result.stderr and "percent-encode" in result.stderr
     assert (tmp_path / "o" / "ok.bin").read_bytes() == b"fine"
     assert all(" " not in r["path"] for r in http_server.requests)
+
+
+def test_verify_full_does_not_take_an_opaque_etag_for_an_md5(
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A plain HTTPS server's ETag may be 32 hex digits without being an MD5 (a SHA-1 cut
+    short, an inode hash): the download does not check it as one, and neither may verify."""
+    monkeypatch.setattr(
+        ContentServer, "etag", staticmethod(lambda body: f'"{hashlib.sha1(body).hexdigest()[:32]}"')
+    )
+    body = object_bytes("opaque", 2 * MIB + 3)
+    http_server.files["/o.bin"] = body
+    fetched = run_cli(["fetch", f"{http_server.base_url}/o.bin", "-o", str(tmp_path)], capsys)
+    assert fetched.exit_code == 0, fetched.output
+    result = run_cli(["verify", "-o", str(tmp_path), "--full"], capsys)
+    assert result.exit_code == 0, result.output
+    assert "1 ok, 0 bad" in result.stdout

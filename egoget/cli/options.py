@@ -13,8 +13,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import BaseModel
 
-from ..config import canonical_keys, load_json_config
-from ..transfer.diskio import IoMode
+from ..config import IoMode, canonical_keys, load_json_config
 
 F = TypeVar("F", bound=Callable[..., Any])
 

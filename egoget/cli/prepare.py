@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
+from ..constants import default_encoders
 from ..datasets import egovlp_videos
 from ..errors import ExitCode, Interrupted
-from ..video import default_encoders, not_made_yet, run_encodes
+from ..video import not_made_yet, run_encodes
 from .options import ManyValues
 from .progress import item_view, progress_mode
 from .render import err

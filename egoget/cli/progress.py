@@ -12,7 +12,7 @@ from typing import Any
 
 from ..constants import PLAIN_PROGRESS_INTERVAL_S
 from ..errors import EgogetError
-from ..steps import ItemProgress
+from ..model import ItemProgress
 from ..transfer.events import (
     BytesReceived,
     Event,

@@ -17,9 +17,9 @@ import click
 
 from ..config import TransferConfig
 from ..errors import EgogetError, ExitCode, UsageError
+from ..model import ItemProgress, StepOutcome
 from ..run import InvalidEntriesError, PlanDiff, Planner, RunHooks, RunResult, execute
 from ..sources import SourceRegistry
-from ..steps import ItemProgress, StepOutcome
 from ..transfer.events import Event
 from .progress import Progress, TransferView, item_view, progress_mode
 from .render import (

@@ -8,7 +8,7 @@ the metadata, with one progress view, one resume state and one exit code.
 from __future__ import annotations
 
 from ..config import Ego2ExoConfig, EgoExoConfig
-from ..model import PlannedRun
+from ..model import Plan, PlannedRun
 from ..sources import SourceRegistry
 from . import Fetcher, egoexo
 from .drive_assets import EGO2EXO_METADATA, asset_files
@@ -29,7 +29,7 @@ def plan_run(config: Ego2ExoConfig, registry: SourceRegistry, fetcher: Fetcher) 
         files += metadata
         refused += refused_metadata
     notes = [*takes.notes, f"ego2exo: {', '.join(parts)} of the {BENCHMARK} takes"]
-    return PlannedRun(config.planned_share(files), refused, notes)
+    return PlannedRun(Plan(files).share(config.shard_parts), refused, notes)
 
 
 def describe() -> list[tuple[str, list[str]]]:

@@ -302,7 +302,9 @@ def plan_run(config: Ego4dConfig, registry: SourceRegistry, fetcher: Fetcher) ->
         config.all_video_uids(),
     )
     chosen = plan_download(selection, config.metadata, fetcher)
-    return resolved_run(config.planned_share(chosen.files), chosen, registry, config.procs)
+    return resolved_run(
+        Plan(chosen.files).share(config.shard_parts), chosen, registry, config.procs
+    )
 
 
 def resolved_run(plan: Plan, chosen: Ego4dPlan, registry: SourceRegistry, procs: int) -> PlannedRun:

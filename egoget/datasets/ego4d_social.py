@@ -26,10 +26,9 @@ from typing import Any
 from ..config import Ego4dSocialConfig
 from ..errors import EgogetError, ManifestError, UsageError
 from ..jsonfile import read_json
-from ..model import PlannedRun, RemoteFile
+from ..model import Plan, PlannedRun, RemoteFile, StartProgress, StepOutcome
 from ..paths import SafeRelPath, safe_relative_path
 from ..sources import SourceRegistry
-from ..steps import StartProgress, StepOutcome
 from ..video import Encode, find_tool, not_made_yet, run_encodes
 from . import Fetcher, ego4d
 from .drive_assets import SOCIAL_CHECKPOINTS, asset_files
@@ -88,10 +87,10 @@ def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetch
     if absent:
         notes.append(f"not in the {config.version} annotations manifest: {', '.join(absent)}")
     chosen = replace(chosen, files=files, notes=notes)
-    run = ego4d.resolved_run(config.planned_share(files), chosen, registry, config.procs)
+    run = ego4d.resolved_run(Plan(files).share(config.shard_parts), chosen, registry, config.procs)
     if config.checkpoints:
         checkpoints, refused = asset_files([SOCIAL_CHECKPOINTS], registry)
-        run.plan.files += config.planned_share(checkpoints).files
+        run.plan.files += Plan(checkpoints).share(config.shard_parts).files
         run.refused += refused
     if config.cut_clips:
         annotations = tuple(f.dest for f in files if f.tags["part"] == "annotations")

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..config import EgoExoConfig
 from ..errors import EgogetError, ManifestError, UnsafePathError, UsageError
-from ..model import PlannedRun, RemoteFile
+from ..model import Plan, PlannedRun, RemoteFile
 from ..paths import safe_relative_path
 from ..sources import SourceRegistry
 from . import Fetcher
@@ -229,7 +229,7 @@ def plan_run(config: EgoExoConfig, registry: SourceRegistry, fetcher: Fetcher) -
                 hint="check the uids and the --parts (take uids live in take parts)",
             )
         notes.append("--uids selects takes and captures; metadata and annotations come whole")
-    return PlannedRun(config.planned_share(files), refused, notes)
+    return PlannedRun(Plan(files).share(config.shard_parts), refused, notes)
 
 
 def describe() -> list[tuple[str, list[str]]]:

@@ -21,11 +21,10 @@ from ..errors import (
     UsageError,
 )
 from ..jsonfile import read_json, read_json_object
-from ..model import PlannedRun, RemoteFile
+from ..model import FinishingStep, Plan, PlannedRun, RemoteFile
 from ..paths import safe_relative_path
 from ..resolve import check_link_expiry
 from ..sources import SourceRegistry
-from ..steps import FinishingStep
 from ..unpack import Unpack
 from . import Fetcher
 from .choices import check_choices
@@ -131,7 +130,7 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
             notes.append(f"route {route} unavailable: {exc.message}; trying {routes[position + 1]}")
             continue
         notes.append(f"clips by route {route}: {ROUTES[route]}")
-        return PlannedRun(config.planned_share(files), refused, notes, finishing)
+        return PlannedRun(Plan(files).share(config.shard_parts), refused, notes, finishing)
     raise AssertionError("unreachable: the last route raises")
 
 

@@ -4,7 +4,7 @@ checkout reads it (paths from EgoVLP's README and configs)."""
 from __future__ import annotations
 
 from ..config import EgoVlpConfig
-from ..model import PlannedRun
+from ..model import Plan, PlannedRun
 from ..sources import SourceRegistry
 from . import Fetcher
 from .choices import check_choices
@@ -95,7 +95,7 @@ def plan_run(config: EgoVlpConfig, registry: SourceRegistry, fetcher: Fetcher) -
         parts = list(EGOVLP_PARTS)
     assets = [asset for asset in EGOVLP_ASSETS if asset.part in parts]
     files, refused = asset_files(assets, registry)
-    return PlannedRun(config.planned_share(files), refused)
+    return PlannedRun(Plan(files).share(config.shard_parts), refused)
 
 
 def describe() -> list[tuple[str, list[str]]]:

@@ -15,11 +15,12 @@ the kernel keeps coherent with the direct one.
 
 from __future__ import annotations
 
-import enum
 import errno
 import mmap
 import os
 from pathlib import Path
+
+from ..config import IoMode
 
 DIRECT_IO_ALIGN_BYTES = 4096
 # Local filesystems whose direct I/O is mature; network and FUSE filesystems make every direct
@@ -27,12 +28,6 @@ DIRECT_IO_ALIGN_BYTES = 4096
 _DIRECT_IO_FILESYSTEMS = frozenset({"ext4", "xfs"})
 # Virtual disks report themselves as rotating by default, whatever backs them.
 _VIRTUAL_DISK_PREFIXES = ("vd", "xvd")
-
-
-class IoMode(str, enum.Enum):
-    AUTO = "auto"
-    DIRECT = "direct"
-    BUFFERED = "buffered"
 
 
 def aligned_buffer(size: int) -> memoryview:

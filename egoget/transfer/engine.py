@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from ..config import IoMode
 from ..constants import (
     CHECKPOINT_BYTES,
     INTERRUPT_GRACE_S,
@@ -55,7 +56,6 @@ from .bandwidth import RateLimiter
 from .chunks import ChunkLayout, layout_for
 from .diskio import (
     DIRECT_IO_ALIGN_BYTES,
-    IoMode,
     PartWriter,
     aligned_buffer,
     aligned_read_size,
@@ -73,15 +73,9 @@ from .events import (
     TransferSummary,
 )
 from .hedge import MAX_HEDGES_PER_RANGE, HedgedError, SilenceWatch
-from .integrity import (
-    PartHasher,
-    bare_etag,
-    hash_file,
-    multipart_etag,
-    multipart_parts,
-    single_part_md5,
-)
+from .integrity import PartHasher, multipart_parts
 from .md5 import BufferRing
+from .verify import Digests, Promise, checks_text, verify
 
 T = TypeVar("T")
 _BUG_HINT = "rerun with EGOGET_DEBUG=1 and report the traceback; finished files are kept"
@@ -611,50 +605,25 @@ class Engine:
         self._emit(FileDone(file.dest, job.size, checked))
 
     def _verify(self, job: _Job) -> str:
-        """Check the part file against everything the remote and manifest promised."""
+        """Check the part file against everything the remote and manifest promised, with the
+        digests hashed in flight."""
         file = job.file
-        written = os.fstat(job.fd)
         # The last write set the mtime; renaming the file does not change it.
-        job.mtime_ns = written.st_mtime_ns
-        on_disk = written.st_size
-        if on_disk != job.size:
-            raise IntegrityError(f"{file.dest}: {on_disk} bytes on disk, expected {job.size}")
-        checked = ["size"]
-        digests = None
-
-        expected_parts = multipart_parts(file.etag)
-        if expected_parts and job.layout.part_size:
-            if expected_parts == job.layout.part_count:
-                got = multipart_etag(b"".join(job.done[i] for i in range(job.layout.count)))
-                if got != bare_etag(file.etag):
-                    raise IntegrityError(f"{file.dest}: multipart ETag {got} != {file.etag}")
-                checked.append("etag-multipart")
-            else:
-                checked.append("etag-unverifiable")
-
-        etag_md5 = single_part_md5(file.etag) if job.etag_is_md5 else None
-        md5_wanted = [m for m in (etag_md5, file.md5) if m]
-        if md5_wanted:
-            if job.layout.count == 1 and job.layout.part_size is None:
-                got_md5 = job.done[0].hex()
-            else:
-                digests = hash_file(job.fd, job.size)
-                got_md5 = digests.md5
-            for want in md5_wanted:
-                if got_md5 != want.lower():
-                    raise IntegrityError(f"{file.dest}: MD5 {got_md5} != expected {want}")
-            checked.append("md5")
-
-        if file.sha256:
-            if job.whole_sha256 is not None:
-                got_sha = job.whole_sha256.hex()
-            else:
-                digests = digests or hash_file(job.fd, job.size)
-                got_sha = digests.sha256
-            if got_sha != file.sha256.lower():
-                raise IntegrityError(f"{file.dest}: SHA-256 {got_sha} != expected {file.sha256}")
-            checked.append("sha256")
-        return "+".join(checked)
+        job.mtime_ns = os.fstat(job.fd).st_mtime_ns
+        layout = job.layout
+        ordered = b"".join(job.done[i] for i in range(layout.count))
+        whole_md5 = ordered.hex() if layout.count == 1 and layout.part_size is None else None
+        promise = Promise(job.size, file.etag, job.etag_is_md5, file.md5, file.sha256,
+                          layout.part_size)  # fmt: skip
+        known = Digests(
+            part_md5s=ordered if layout.part_size else None,
+            md5=whole_md5,
+            sha256=job.whole_sha256.hex() if job.whole_sha256 is not None else None,
+        )
+        try:
+            return checks_text(verify(job.fd, promise, known))
+        except IntegrityError as exc:
+            raise IntegrityError(f"{file.dest}: {exc.message}") from exc
 
     def _close(self, job: _Job) -> None:
         job.writer.close()
