@@ -214,5 +214,18 @@ def assert_same_bytes(path: Path, obj: MirrorObject) -> None:
     assert data == object_bytes(obj.key, obj.size), f"{path} differs from {obj.uri}"
 
 
+def expired_link(server: SeaweedServer, bucket: str, key: str) -> str:
+    """A presigned GET that ran out an hour ago: signed in the past with egoget's signer (held
+    to botocore's signatures by test_sigv4), instead of waiting for a fresh one to expire."""
+    from datetime import datetime, timedelta, timezone
+
+    from egoget.sources.sigv4 import BucketEndpoint, Credentials, QuerySigner
+
+    endpoint = BucketEndpoint("http", f"127.0.0.1:{server.port}", f"/{bucket}/", "us-east-1")
+    signed = datetime.now(timezone.utc) - timedelta(hours=1)
+    credentials = Credentials(server.access_key, server.secret_key)
+    return QuerySigner().presign_get(endpoint, key, credentials, 60, now=signed)
+
+
 def no_part_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*.egoget-part")]

@@ -200,21 +200,18 @@ def test_debug_env_shows_the_traceback_of_a_user_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", sorted(Path(__file__).parent.parent.glob("configs/*.json")))
-def test_example_configs_are_valid(path: Path) -> None:
-    from egoget.config import (
-        Ego4dConfig,
-        EgoExoConfig,
-        FetchConfig,
-        build_config,
-        canonical_keys,
-        load_json_config,
-    )
+def test_example_configs_are_valid_and_mean_what_they_say(path: Path) -> None:
+    from egoget.config import FetchConfig, build_config, canonical_keys, load_json_config
 
-    model = {"fetch": FetchConfig, "ego4d": Ego4dConfig, "egoexo": EgoExoConfig}[
-        path.name.split("_", 1)[0]
-    ]
-    values = canonical_keys(model, load_json_config(path))
-    build_config(model, values, str(path))
+    raw = load_json_config(path)
+    kind = raw.get("dataset") or path.name.split("_", 1)[0]
+    model = FetchConfig if kind == "fetch" else DATASETS[kind].config_model
+    values = canonical_keys(model, raw)
+    config = build_config(model, values, str(path))
+    for key, value in values.items():
+        got = getattr(config, key)
+        got = str(got) if isinstance(got, Path) else got
+        assert got == value, f"{path.name}: {key} is {got!r}, the file says {value!r}"
 
 
 def test_plain_progress_lines_when_output_is_not_a_terminal(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import MirrorObject, object_bytes, seed_object
 
-from .conftest import Outcome, assert_same_bytes, run_cli
+from .conftest import Outcome, assert_same_bytes, expired_link, run_cli
 from .drivereplay import DriveReplay
 from .httpserver import ContentServer
 
@@ -35,12 +34,14 @@ def clips(s3_server: SeaweedServer) -> dict[str, MirrorObject]:
 
 
 def uid_to_url(
-    s3_server: SeaweedServer, clips: dict[str, MirrorObject], path: Path, expires_s: int = 3600
+    s3_server: SeaweedServer, clips: dict[str, MirrorObject], path: Path, expired: bool = False
 ) -> dict[str, str]:
     client = s3_server.client()
     mapping = {
-        q_uid: client.generate_presigned_url(
-            "get_object", Params={"Bucket": obj.bucket, "Key": obj.key}, ExpiresIn=expires_s
+        q_uid: expired_link(s3_server, obj.bucket, obj.key)
+        if expired
+        else client.generate_presigned_url(
+            "get_object", Params={"Bucket": obj.bucket, "Key": obj.key}, ExpiresIn=3600
         )
         for q_uid, obj in clips.items()
     }
@@ -84,8 +85,7 @@ def test_expired_map_is_exit_3_saying_when(
     s3_server: SeaweedServer, clips: dict[str, MirrorObject], tmp_path: Path,
     capsys: CaptureFixture,
 ) -> None:  # fmt: skip
-    uid_to_url(s3_server, clips, tmp_path / "map.json", expires_s=1)
-    time.sleep(2)
+    uid_to_url(s3_server, clips, tmp_path / "map.json", expired=True)
     result = run_cli([*by_map(tmp_path / "map.json", tmp_path / "es")], capsys)
     assert result.exit_code == 3, result.output
     assert "4 of 4 links have expired" in result.stderr and "UTC" in result.stderr
@@ -229,8 +229,7 @@ def test_an_expired_drive_map_falls_back_to_per_video_drive_ids(
     s3_server: SeaweedServer, clips: dict[str, MirrorObject], benchmark: DriveReplay,
     http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
 ) -> None:  # fmt: skip
-    publish_map(benchmark, uid_to_url(s3_server, clips, tmp_path / "old.json", expires_s=1))
-    time.sleep(2)
+    publish_map(benchmark, uid_to_url(s3_server, clips, tmp_path / "old.json", expired=True))
     out = tmp_path / "es"
     with benchmark.active():
         result = download_from(http_server, capsys, out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +19,11 @@ CaptureFixture = pytest.CaptureFixture[str]
 MIB = 1024 * 1024
 
 
+MakeProxy = Callable[[Faults], FaultProxy]
+
+
 @pytest.fixture
-def make_proxy(s3_server: SeaweedServer) -> Iterator[object]:
+def make_proxy(s3_server: SeaweedServer) -> Iterator[MakeProxy]:
     proxies: list[FaultProxy] = []
 
     def make(faults: Faults) -> FaultProxy:
@@ -55,11 +58,10 @@ def workload(demo_objects: list[MirrorObject], large_object: MirrorObject) -> li
 def test_connection_resets_mid_body_are_recovered(
     demo_objects: list[MirrorObject],
     large_object: MirrorObject,
-    make_proxy: object,
+    make_proxy: MakeProxy,
     tmp_path: Path,
     capsys: CaptureFixture,
 ) -> None:
-    assert callable(make_proxy)
     resets = {int(MIB * x) for x in (0.5, 7.3, 21.1, 33.3, 52.9, 77.7)}
     proxy = make_proxy(Faults(reset_at=set(resets)))
     code, output = fetch_all(workload(demo_objects, large_object), tmp_path, proxy, capsys)
@@ -71,11 +73,10 @@ def test_connection_resets_mid_body_are_recovered(
 def test_503_slowdown_bursts_are_retried(
     demo_objects: list[MirrorObject],
     large_object: MirrorObject,
-    make_proxy: object,
+    make_proxy: MakeProxy,
     tmp_path: Path,
     capsys: CaptureFixture,
 ) -> None:
-    assert callable(make_proxy)
     proxy = make_proxy(Faults(slowdown_connections={2, 3, 4, 5, 9, 10}))
     code, output = fetch_all(workload(demo_objects, large_object), tmp_path, proxy, capsys)
     assert code == 0, output
@@ -83,9 +84,8 @@ def test_503_slowdown_bursts_are_retried(
 
 
 def test_flipped_byte_is_detected_and_the_file_refetched(
-    large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture
+    large_object: MirrorObject, make_proxy: MakeProxy, tmp_path: Path, capsys: CaptureFixture
 ) -> None:
-    assert callable(make_proxy)
     proxy = make_proxy(Faults(flip_byte_at={int(12.5 * MIB)}))
     code, output = fetch_all([large_object], tmp_path, proxy, capsys, "-j", "1")
     assert code == 0, output
@@ -95,9 +95,8 @@ def test_flipped_byte_is_detected_and_the_file_refetched(
 
 
 def test_stalled_connection_is_abandoned_and_retried(
-    large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture
+    large_object: MirrorObject, make_proxy: MakeProxy, tmp_path: Path, capsys: CaptureFixture
 ) -> None:
-    assert callable(make_proxy)
     proxy = make_proxy(Faults(stall_at={3 * MIB: 8.0}))
     started = time.monotonic()
     code, output = fetch_all(
@@ -109,12 +108,11 @@ def test_stalled_connection_is_abandoned_and_retried(
 
 
 def test_a_silent_connection_is_re_issued_while_the_others_flow(
-    demo_objects: list[MirrorObject], large_object: MirrorObject, make_proxy: object,
+    demo_objects: list[MirrorObject], large_object: MirrorObject, make_proxy: MakeProxy,
     tmp_path: Path, capsys: CaptureFixture,
 ) -> None:  # fmt: skip
     """Two connections go silent for a minute mid-run, at the default 30 s stall timeout: each
     range is continued on a new connection within seconds, keeping the bytes already written."""
-    assert callable(make_proxy)
     objects = workload(demo_objects, large_object)
     span = sum(o.size for o in objects)
     proxy = make_proxy(Faults(stall_at={span // 3: 60.0, 2 * span // 3: 60.0}))
@@ -136,9 +134,8 @@ def test_a_silent_connection_is_re_issued_while_the_others_flow(
 
 
 def test_persistent_faults_fail_the_file_with_exit_1_and_keep_chunks(
-    large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture
+    large_object: MirrorObject, make_proxy: MakeProxy, tmp_path: Path, capsys: CaptureFixture
 ) -> None:
-    assert callable(make_proxy)
     # The kept-alive connection breaks mid-download; every connection after it is refused.
     proxy = make_proxy(Faults(reset_at={20 * MIB}, slowdown_connections=set(range(2, 200))))
     result = run_cli(
@@ -155,11 +152,10 @@ def test_persistent_faults_fail_the_file_with_exit_1_and_keep_chunks(
 
 
 def test_credentials_expiring_mid_run_stop_it_with_exit_3_and_keep_chunks(
-    large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture
+    large_object: MirrorObject, make_proxy: MakeProxy, tmp_path: Path, capsys: CaptureFixture
 ) -> None:
     import sqlite3
 
-    assert callable(make_proxy)
     proxy = make_proxy(Faults(expire_credentials_at=17 * MIB))
     started = time.monotonic()
     result = run_cli(
@@ -213,9 +209,8 @@ def scheduled(rate: float, span: int, seed: int) -> set[int]:
 )
 def test_fault_matrix_on_many_small_and_a_few_large_objects(
     fault: str, rate: float, many_small: list[MirrorObject], demo_objects: list[MirrorObject],
-    large_object: MirrorObject, make_proxy: object, tmp_path: Path, capsys: CaptureFixture,
+    large_object: MirrorObject, make_proxy: MakeProxy, tmp_path: Path, capsys: CaptureFixture,
 ) -> None:  # fmt: skip
-    assert callable(make_proxy)
     objects = many_small + [o for o in demo_objects if o.multipart] + [large_object]
     span = sum(o.size for o in objects)
     faults = Faults()

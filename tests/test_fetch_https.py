@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import MirrorObject, object_bytes
 
-from .conftest import no_part_files, run_cli
+from .conftest import expired_link, no_part_files, run_cli
 from .httpserver import ContentServer
 
 CaptureFixture = pytest.CaptureFixture[str]
@@ -168,8 +167,7 @@ def test_real_presigned_urls_from_the_s3_mirror_fresh_and_expired(
     assert (tmp_path / "fresh" / obj.key.rsplit("/", 1)[1]).read_bytes() == object_bytes(
         obj.key, obj.size
     )
-    stale = client.generate_presigned_url("get_object", Params=params, ExpiresIn=1)
-    time.sleep(2)
+    stale = expired_link(s3_server, obj.bucket, obj.key)
     result = run_cli(["fetch", stale, "-o", str(tmp_path / "stale")], capsys)
     assert result.exit_code == 3, result.output
     assert "have expired" in result.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import Outcome, run_cli
 from .drivereplay import DriveReplay
 
 SMALL_ID = "1-aaDu_Gi-Y2sQI_2rsI2D1zvQBJnHpXl"
@@ -17,6 +17,9 @@ SUBFOLDER_ID = "1SubFolderSubFolderSubFolder0001"
 NOUNS_ID = "1NounsNounsNounsNounsNounsNouns01"
 VERBS_ID = "1VerbsVerbsVerbsVerbsVerbsVerbs01"
 MIB = 1024 * 1024
+
+
+CaptureFixture = pytest.CaptureFixture[str]
 
 
 def data_of(seed: int, size: int) -> bytes:
@@ -36,7 +39,7 @@ def drive() -> DriveReplay:
     return replay
 
 
-def fetch(capsys: pytest.CaptureFixture[str], out: Path, *args: str):  # type: ignore[no-untyped-def]
+def fetch(capsys: CaptureFixture, out: Path, *args: str) -> Outcome:
     return run_cli(["fetch", *args, "-o", str(out), "--chunk-size-mib", "1", "-j", "4"], capsys)
 
 
@@ -48,7 +51,9 @@ def no_html_anywhere(out: Path) -> bool:
     return True
 
 
-def test_a_small_file_lands_under_its_drive_name(drive, tmp_path, capsys) -> None:
+def test_a_small_file_lands_under_its_drive_name(
+    drive: DriveReplay, tmp_path: Path, capsys: CaptureFixture
+) -> None:
     with drive.active():
         result = fetch(capsys, tmp_path / "o", f"gdrive://{SMALL_ID}")
     assert result.exit_code == 0, result.output
@@ -56,7 +61,7 @@ def test_a_small_file_lands_under_its_drive_name(drive, tmp_path, capsys) -> Non
 
 
 def test_a_large_file_passes_the_virus_scan_page_once_and_arrives_in_chunks(
-    drive, tmp_path, capsys
+    drive: DriveReplay, tmp_path: Path, capsys: CaptureFixture
 ) -> None:
     link = f"https://drive.google.com/file/d/{LARGE_ID}/view?usp=sharing"
     with drive.active():
@@ -68,7 +73,9 @@ def test_a_large_file_passes_the_virus_scan_page_once_and_arrives_in_chunks(
     assert drive.requests_seen["drive.usercontent.google.com/download"] >= 6
 
 
-def test_a_folder_keeps_its_paths(drive, tmp_path, capsys) -> None:
+def test_a_folder_keeps_its_paths(
+    drive: DriveReplay, tmp_path: Path, capsys: CaptureFixture
+) -> None:
     with drive.active():
         result = fetch(
             capsys, tmp_path / "o", f"https://drive.google.com/drive/folders/{FOLDER_ID}"
@@ -78,7 +85,9 @@ def test_a_folder_keeps_its_paths(drive, tmp_path, capsys) -> None:
     assert (tmp_path / "o" / "more" / "verbs.csv").read_bytes() == drive.files[VERBS_ID][1]
 
 
-def test_quota_page_is_an_error_with_a_hint_never_a_file(drive, tmp_path, capsys) -> None:
+def test_quota_page_is_an_error_with_a_hint_never_a_file(
+    drive: DriveReplay, tmp_path: Path, capsys: CaptureFixture
+) -> None:
     drive.quota_exceeded.add(SMALL_ID)
     with drive.active():
         result = fetch(capsys, tmp_path / "o", f"gdrive://{SMALL_ID}")
@@ -90,7 +99,7 @@ def test_quota_page_is_an_error_with_a_hint_never_a_file(drive, tmp_path, capsys
 
 
 def test_quota_running_out_mid_file_keeps_the_chunks_for_a_later_rerun(
-    drive, tmp_path, capsys
+    drive: DriveReplay, tmp_path: Path, capsys: CaptureFixture
 ) -> None:
     out = tmp_path / "o"
     drive.quota_after_bytes[LARGE_ID] = 3 * MIB
@@ -115,7 +124,9 @@ def test_quota_running_out_mid_file_keeps_the_chunks_for_a_later_rerun(
 
 
 @pytest.mark.parametrize("case", ["private", "deleted"])
-def test_private_or_deleted_file_says_so(case, drive, tmp_path, capsys) -> None:
+def test_private_or_deleted_file_says_so(
+    case: str, drive: DriveReplay, tmp_path: Path, capsys: CaptureFixture
+) -> None:
     file_id = SMALL_ID
     if case == "private":
         drive.private.add(file_id)
@@ -135,7 +146,9 @@ def test_private_or_deleted_file_says_so(case, drive, tmp_path, capsys) -> None:
     assert no_html_anywhere(tmp_path / "o") if (tmp_path / "o").exists() else True
 
 
-def test_cookies_file_reaches_a_file_shared_with_the_account(drive, tmp_path, capsys) -> None:
+def test_cookies_file_reaches_a_file_shared_with_the_account(
+    drive: DriveReplay, tmp_path: Path, capsys: CaptureFixture
+) -> None:
     drive.signed_in_only.add(SMALL_ID)
     cookies = tmp_path / "cookies.txt"
     cookies.write_text(
@@ -150,7 +163,9 @@ def test_cookies_file_reaches_a_file_shared_with_the_account(drive, tmp_path, ca
     assert not (Path(os.environ["HOME"]) / ".cache" / "gdown").exists()  # nothing written there
 
 
-def test_unreadable_cookies_file_is_a_usage_error(drive, tmp_path, capsys) -> None:
+def test_unreadable_cookies_file_is_a_usage_error(
+    drive: DriveReplay, tmp_path: Path, capsys: CaptureFixture
+) -> None:
     bad = tmp_path / "cookies.txt"
     bad.write_text("not a cookie file\n")
     with drive.active():
@@ -171,13 +186,13 @@ def egovlp_drive(drive: DriveReplay) -> DriveReplay:
     return drive
 
 
-def download_egovlp(capsys: pytest.CaptureFixture[str], out: Path, *args: str):  # type: ignore[no-untyped-def]
+def download_egovlp(capsys: CaptureFixture, out: Path, *args: str) -> Outcome:
     return run_cli(["download", "egovlp", *args, "-o", str(out), "-y", "--chunk-size-mib", "1"],
                    capsys, out.parent / "report.json")  # fmt: skip
 
 
 def test_egovlp_assets_land_where_an_egovlp_checkout_reads_them(
-    egovlp_drive, tmp_path, capsys
+    egovlp_drive: DriveReplay, tmp_path: Path, capsys: CaptureFixture
 ) -> None:
     out = tmp_path / "EgoVLP"
     with egovlp_drive.active():
@@ -197,7 +212,9 @@ def test_egovlp_assets_land_where_an_egovlp_checkout_reads_them(
     assert again.report is not None and again.report["files_present"] == 3
 
 
-def test_unknown_egovlp_part_suggests_the_close_name(egovlp_drive, tmp_path, capsys) -> None:
+def test_unknown_egovlp_part_suggests_the_close_name(
+    egovlp_drive: DriveReplay, tmp_path: Path, capsys: CaptureFixture
+) -> None:
     with egovlp_drive.active():
         result = download_egovlp(capsys, tmp_path / "o", "--parts", "egoclips")
     assert result.exit_code == 2
@@ -206,7 +223,10 @@ def test_unknown_egovlp_part_suggests_the_close_name(egovlp_drive, tmp_path, cap
 
 
 def test_a_catalogue_checksum_that_does_not_match_is_never_published(
-    egovlp_drive, tmp_path, capsys, monkeypatch
+    egovlp_drive: DriveReplay,
+    tmp_path: Path,
+    capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import dataclasses
 
