@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +32,16 @@ class FinishingStep(Protocol):
     def run(
         self, output: Path, cancelled: threading.Event, start_progress: StartProgress
     ) -> StepOutcome: ...
+
+
+class RecordStep(Protocol):
+    """Bookkeeping after a transfer for the files verified so far, whatever else failed (the
+    official ego4d CLI's manifest.ver). ``versions``: every verified file's object version, by
+    destination. Returns what could not be recorded, with why."""
+
+    def record(
+        self, output: Path, versions: Mapping[str, str | None]
+    ) -> list[tuple[str, EgogetError]]: ...
 
 
 @dataclass(frozen=True)
@@ -79,3 +89,4 @@ class PlannedRun:
     notes: list[str] = field(default_factory=list)
     # Work on the output once every file of the plan is verified (unpacking, cutting clips).
     finishing: list[FinishingStep] = field(default_factory=list)
+    records: Sequence[RecordStep] = ()

@@ -275,6 +275,10 @@ def execute(
             raise InvalidEntriesError(invalid)
         result = run_plan(session, planned.plan, hooks.emit, cancelled, hooks.confirm,
                           planned.refused)  # fmt: skip
+        if planned.records and not result.dry_run:
+            versions = {d: r.version_id for d, r in session.ledger.verified_files().items()}
+            for record in planned.records:
+                result.finishing_failed.extend(record.record(config.output, versions))
         if result.exit_code == ExitCode.OK and not config.dry_run:
             for step in planned.finishing:
                 outcome = step.run(config.output, cancelled, hooks.step_progress)

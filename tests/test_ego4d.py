@@ -33,8 +33,12 @@ def by_uri(objects: list[MirrorObject]) -> dict[str, MirrorObject]:
 
 
 def downloaded(out: Path) -> set[str]:
+    """The data and manifests a run left, without the bookkeeping (egoget's .egoget/ and the
+    official CLI's manifest.ver, which test_official_cli_accepts_an_egoget_download checks)."""
     return {
-        str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and ".egoget" not in p.parts
+        str(p.relative_to(out))
+        for p in out.rglob("*")
+        if p.is_file() and ".egoget" not in p.parts and p.name != "manifest.ver"
     }
 
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Ego4dConfig
-from ..errors import EgogetError, ManifestError, UnsafePathError, UsageError
+from ..errors import EgogetError, ManifestError, TransferError, UnsafePathError, UsageError
 from ..model import Plan, PlannedRun, RemoteFile
 from ..paths import SafeRelPath, safe_relative_path
 from ..resolve import resolve_sizes
@@ -255,9 +256,9 @@ def select_files(selection: Ego4dSelection, manifests: list[Manifest]) -> Ego4dP
                     uri=row.uri,
                     dest=dest,
                     tags=(
-                        {"part": manifest.part, "university": row.university}
+                        {"part": manifest.part, "university": row.university, "uid": row.uid}
                         if video_part
-                        else {"part": manifest.part}
+                        else {"part": manifest.part, "uid": row.uid}
                     ),
                 )
             )
@@ -321,7 +322,76 @@ def resolved_run(plan: Plan, chosen: Ego4dPlan, registry: SourceRegistry, procs:
             "files are skipped and the run will exit 1. Your licence may not cover them, or "
             "your keys may have expired (Ego4D keys expire 14 days after approval)."
         )
-    return PlannedRun(Plan(resolution.files), refused, notes)
+    return PlannedRun(Plan(resolution.files), refused, notes, records=version_files(plan.files))
+
+
+VERSION_FILE_NAME = "manifest.ver"  # download.py:27
+VERSION_FILE_FIELDS = ("uid", "version", "filename")  # VersionEntry, download.py:40-44
+
+
+@dataclass(frozen=True)
+class VersionFile:
+    """The official CLI's ``<major>/<dataset>/manifest.ver``: one row (uid, S3 version id,
+    file name) per file it downloaded. It deletes and fetches again every file on disk that
+    has no row there or whose version differs (download.py:213-236, 303-305), so egoget keeps
+    the rows of the files it verified, in the same CSV (download.py:411-420), and leaves the
+    others' rows as they are."""
+
+    folder: str
+    files: tuple[tuple[str, str], ...]  # (uid, dest)
+
+    def record(
+        self, output: Path, versions: Mapping[str, str | None]
+    ) -> list[tuple[str, EgogetError]]:
+        path = output / self.folder / VERSION_FILE_NAME
+        try:
+            entries = read_version_file(path)
+            before = dict(entries)
+            for uid, dest in self.files:
+                if dest in versions:
+                    # The official writer puts "" for an unversioned object's None.
+                    version = versions[dest] or ""
+                    entries[uid] = (version, posixpath.basename(dest))
+            if entries != before:
+                write_version_file(path, entries)
+        except (OSError, csv.Error, UnicodeDecodeError) as exc:
+            return [(str(path), TransferError(f"cannot update {path}: {exc}"))]
+        return []
+
+
+def read_version_file(path: Path) -> dict[str, tuple[str, str]]:
+    """uid -> (version, filename), in the file's order; none when there is no file."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return {
+                row["uid"]: (row.get("version") or "", row.get("filename") or "")
+                for row in csv.DictReader(f)
+                if row.get("uid")
+            }
+    except FileNotFoundError:
+        return {}
+
+
+def write_version_file(path: Path, entries: dict[str, tuple[str, str]]) -> None:
+    part = path.with_name(path.name + ".egoget-part")
+    with open(part, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, VERSION_FILE_FIELDS)
+        writer.writeheader()
+        writer.writerows(
+            {"uid": uid, "version": version, "filename": filename}
+            for uid, (version, filename) in entries.items()
+        )
+    os.replace(part, path)
+
+
+def version_files(files: Iterable[RemoteFile]) -> list[VersionFile]:
+    """One manifest.ver per dataset folder of the plan, as the official CLI keeps them."""
+    by_folder: dict[str, list[tuple[str, str]]] = {}
+    for file in files:
+        uid = file.tags.get("uid")
+        if uid:
+            by_folder.setdefault(posixpath.dirname(file.dest), []).append((uid, file.dest))
+    return [VersionFile(folder, tuple(entries)) for folder, entries in by_folder.items()]
 
 
 def datasets_csv_uri(version: str) -> str:

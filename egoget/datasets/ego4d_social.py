@@ -88,6 +88,7 @@ def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetch
         notes.append(f"not in the {config.version} annotations manifest: {', '.join(absent)}")
     chosen = replace(chosen, files=files, notes=notes)
     run = ego4d.resolved_run(Plan(files).share(config.shard_parts), chosen, registry, config.procs)
+    run.records = ()  # data/ is the baselines' layout, not the official CLI's: no manifest.ver
     if config.checkpoints:
         checkpoints, refused = asset_files([SOCIAL_CHECKPOINTS], registry)
         run.plan.files += Plan(checkpoints).share(config.shard_parts).files

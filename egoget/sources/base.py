@@ -47,6 +47,8 @@ class SourceSettings:
 
 
 class RangeStream(Protocol):
+    version_id: str | None
+
     def readinto(self, buffer: memoryview) -> int:
         """Fill ``buffer``; 0 means the requested range is complete."""
         ...
@@ -58,6 +60,10 @@ class ExactBody:
     """A response body that must deliver exactly the bytes asked for: a short one is a fault
     to retry from where it broke. Subclasses read some bytes with ``_read``, mapping their
     library's errors to egoget's."""
+
+    # The object version that is answering, where the remote names it (S3's versioned
+    # buckets): the official ego4d CLI keeps it per file, and so does the ledger.
+    version_id: str | None = None
 
     def __init__(self, expected: int, shown: str):
         self._remaining = expected

@@ -276,6 +276,7 @@ class RangeResponse(ExactBody):
     def __init__(self, response: Response, expected: int, url: str):
         super().__init__(expected, redact_url(url))
         self._response = response
+        self.version_id = response.headers.get("x-amz-version-id")
 
     def _read(self, view: memoryview) -> int:
         try:

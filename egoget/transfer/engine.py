@@ -131,6 +131,7 @@ class _Job:
         self.error: EgogetError | None = None
         self.whole_sha256: bytes | None = None
         self.mtime_ns = 0
+        self.version_id: str | None = None  # as the remote named it while serving the ranges
         self.lock = threading.Lock()
 
     @property
@@ -436,6 +437,7 @@ class Engine:
             stream: RangeStream | None = None
             try:
                 stream = source.open_range(job.file.uri, offset, end, job.file.etag)
+                job.version_id = job.version_id or stream.version_id
                 while offset < end:
                     if self._cancelled.is_set():
                         raise Interrupted("interrupted")
@@ -588,7 +590,7 @@ class Engine:
                 uri=job.identity,
                 size=job.size,
                 etag=file.etag,
-                version_id=file.version_id,
+                version_id=job.version_id or file.version_id,
                 md5=file.md5,
                 sha256=file.sha256,
                 part_size=job.layout.part_size,

@@ -118,6 +118,9 @@ def seed_demo(
     spread over university buckets (the larger ones uploaded as multipart objects)."""
     for bucket in (CONSORTIUM_BUCKET, *DEMO_UNIVERSITY_BUCKETS.values()):
         ensure_bucket(client, bucket)
+        # Ego4D's buckets keep object versions: the official CLI records each file's version
+        # id in manifest.ver and fetches again what does not match it.
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     seeded: list[MirrorObject] = []
     universities = list(DEMO_UNIVERSITY_BUCKETS)
     benchmarks = ["[EM|NLQ|VQ]", "[FHO]", "[AV|Social]", "[NLQ]"]
