@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import enum
+import os
 import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -29,6 +31,17 @@ from .errors import ConfigError
 from .jsonfile import read_json_object
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _expand_user_path(value: Any) -> Any:
+    """~ and $VARS in a path, as the official CLIs and shells expand them (config.py:124)."""
+    if isinstance(value, str | os.PathLike):
+        return os.path.expandvars(os.path.expanduser(os.fspath(value)))
+    return value
+
+
+# A path the user wrote, in a flag or a config file: "~/ego4d" and "$SCRATCH/ego4d" work.
+UserPath = Annotated[Path, BeforeValidator(_expand_user_path)]
 
 
 class IoMode(str, enum.Enum):
@@ -56,7 +69,7 @@ class TransferConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    output: Path = Field(
+    output: UserPath = Field(
         description="Output directory; egoget keeps its state in OUTPUT/.egoget",
         validation_alias=AliasChoices("output", "output_directory", "out_dir"),
     )
@@ -79,13 +92,13 @@ class TransferConfig(BaseModel):
     aws_profile: str | None = Field(
         None, validation_alias=AliasChoices("aws_profile", "aws_profile_name", "s3_profile")
     )
-    cookies: Path | None = Field(
+    cookies: UserPath | None = Field(
         None, description="cookies.txt of a browser signed in to Google, for Drive files"
     )
     proxy: str | None = Field(
         None, description="http://[user:password@]host:port; overrides HTTPS_PROXY/HTTP_PROXY"
     )
-    ca_bundle: Path | None = Field(
+    ca_bundle: UserPath | None = Field(
         None, description="PEM file of CA certificates to trust; overrides AWS_CA_BUNDLE etc."
     )
     no_verify_ssl: bool = Field(False, description="Skip TLS certificate checks (unsafe)")
@@ -107,7 +120,7 @@ class TransferConfig(BaseModel):
 
 class FetchConfig(TransferConfig):
     uris: list[str] = Field(default_factory=list)
-    from_file: Path | None = None
+    from_file: UserPath | None = None
 
 
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
@@ -152,14 +165,18 @@ class Ego4dConfig(DatasetConfig):
     benchmarks: list[str] = Field(default_factory=list)
     universities: list[str] = Field(default_factory=list)
     video_uids: list[str] = Field(default_factory=list)
-    video_uid_file: Path | None = None
-    # Official keys with no effect here: egoget always checks versions, sizes and checksums,
-    # and always keeps the manifests. Accepted so official configs run unchanged.
-    manifest: bool | None = None
-    bypass_version_check: bool | None = None
+    video_uid_file: UserPath | None = None
+    # The official CLI's other keys (config.py:85-105), so its configs run unchanged.
+    manifest: bool = False  # also the full_scale manifest at <out>/manifest.csv
+    list_datasets: bool = False  # show the release's datasets instead of downloading
+    manifest_override_path: UserPath | None = None  # a local manifest for every dataset
+    # No effect here, said in a note: egoget's own check of what is present needs no request
+    # per file and is never skipped.
+    bypass_version_check: bool | None = Field(
+        None, validation_alias=AliasChoices("bypass_version_check", "bypass_existing")
+    )
     skip_s3_checks: bool | None = None
-    bypass_existing: bool | None = None
-    annotations: bool | list[str] | None = None
+    annotations: bool | list[str] | None = None  # "(Currently unsupported)" upstream too
     viz: bool | None = None
 
     @model_validator(mode="after")
@@ -214,7 +231,7 @@ class EgoSchemaConfig(DatasetConfig):
     """`egoget download egoschema`: the clips behind the benchmark's presigned links."""
 
     dataset: str = "egoschema"
-    uid_to_url: Path | None = None
+    uid_to_url: UserPath | None = None
     # Routes to the clips, tried in this order until one can be planned.
     source: list[str] = Field(default_factory=list)
     metadata: bool = True
@@ -251,16 +268,41 @@ def load_json_config(path: Path) -> dict[str, Any]:
     return read_json_object(path, "config file", ConfigError)
 
 
-def canonical_keys(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
-    """Rename alias keys (the official CLIs' spellings, e.g. ``datasets``) to field names, so
-    a config file's value and a flag for the same option meet under one key."""
+def aliases(model: type[BaseModel]) -> dict[str, str]:
+    """Each other spelling a config key may have (the official CLIs'), to its field's name."""
     renames: dict[str, str] = {}
     for name, info in model.model_fields.items():
         if isinstance(info.validation_alias, AliasChoices):
             for choice in info.validation_alias.choices:
-                if isinstance(choice, str):
+                if isinstance(choice, str) and choice != name:
                     renames[choice] = name
+    return renames
+
+
+def canonical_keys(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+    """Rename alias keys (the official CLIs' spellings, e.g. ``datasets``) to field names, so
+    a config file's value and a flag for the same option meet under one key."""
+    renames = aliases(model)
     return {renames.get(key, key): value for key, value in values.items()}
+
+
+def config_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON Schema of a config file: every field, under its name and every alias, so that
+    an official CLI's config (``output_directory``, ``datasets``, ...) validates as it runs."""
+    schema = model.model_json_schema()
+    properties = schema["properties"]
+    spellings: dict[str, list[str]] = {}
+    for alias, name in aliases(model).items():
+        properties[alias] = {**properties[name], "description": f"The same as {name!r}."}
+        spellings.setdefault(name, [name]).append(alias)
+    # A required option may come under any of its spellings.
+    required = schema.get("required", [])
+    for name in [n for n in required if n in spellings]:
+        required.remove(name)
+        schema.setdefault("allOf", []).append(
+            {"anyOf": [{"required": [spelling]} for spelling in spellings[name]]}
+        )
+    return schema
 
 
 def build_config(model: type[ModelT], values: dict[str, Any], origin: str) -> ModelT:

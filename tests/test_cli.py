@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -210,7 +211,8 @@ def test_example_configs_are_valid_and_mean_what_they_say(path: Path) -> None:
     config = build_config(model, values, str(path))
     for key, value in values.items():
         got = getattr(config, key)
-        got = str(got) if isinstance(got, Path) else got
+        if isinstance(got, Path):  # "~/x" and "$VAR/x" are expanded, as the official CLI does
+            got, value = str(got), os.path.expandvars(os.path.expanduser(value))
         assert got == value, f"{path.name}: {key} is {got!r}, the file says {value!r}"
 
 

@@ -7,10 +7,11 @@ import json
 import click
 from pydantic import BaseModel
 
-from ..config import FetchConfig, TransferConfig
+from ..config import FetchConfig, TransferConfig, config_schema
 from ..datasets import DATASETS, ego4d
 from ..datasets.choices import check_choices
 from ..run import read_small_object, source_registry
+from ..sources import SourceRegistry
 
 
 @click.command(name="list")
@@ -39,14 +40,17 @@ def list_command(
         for heading, values in dataset.describe():
             click.echo(f"  {heading}: {', '.join(values)}")
     if live and "ego4d" in names:
-        release = version or ego4d.DEFAULT_VERSION
-        check_choices("version", [release], ego4d.VERSIONS)
         config = TransferConfig.model_validate(
             {"output": ".", "endpoint_url": endpoint_url, "aws_profile": aws_profile}
         )
-        text = read_small_object(source_registry(config), ego4d.datasets_csv_uri(release))
-        parts = ego4d.parse_datasets_csv(text.decode("utf-8", "replace"))
-        click.echo(f"ego4d {release} on the remote: {', '.join(parts)}")
+        show_release_parts(source_registry(config), version or ego4d.DEFAULT_VERSION)
+
+
+def show_release_parts(registry: SourceRegistry, version: str) -> None:
+    """The parts an Ego4D release lists in its datasets.csv, as `ego4d --list-datasets`."""
+    text = read_small_object(registry, ego4d.datasets_csv_uri(version))
+    parts = ego4d.parse_datasets_csv(text.decode("utf-8", "replace"))
+    click.echo(f"ego4d {version} on the remote: {', '.join(parts)}")
 
 
 @click.group()
@@ -59,4 +63,4 @@ def config() -> None:
 def schema(command: str) -> None:
     """Print the JSON Schema of the config file for COMMAND (fetch or a dataset's download)."""
     model: type[BaseModel] = FetchConfig if command == "fetch" else DATASETS[command].config_model
-    click.echo(json.dumps(model.model_json_schema(), indent=2))
+    click.echo(json.dumps(config_schema(model), indent=2))

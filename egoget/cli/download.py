@@ -12,6 +12,7 @@ from ..datasets import DATASETS, Dataset
 from ..datasets.choices import check_choices
 from ..errors import UsageError
 from ..run import dataset_planner, source_registry
+from .catalogue import show_release_parts
 from .options import config_option, dataset_options, merged_values, transfer_options
 from .render import note
 from .runner import run_and_exit
@@ -50,11 +51,17 @@ def run_download(ctx: click.Context, dataset: Dataset, params: dict[str, Any]) -
             f"the config file is for dataset {given!r}, not {dataset.name!r}",
             hint=f'run `egoget download {given} --config FILE`, or fix its "dataset" key',
         )
+    if values.get("list_datasets"):
+        values.setdefault("output", ".")  # nothing is written: the official CLI asks for none
     if values.get("output") is None:
         raise UsageError("no output directory given", hint="pass -o DIR (or --output_directory)")
     config = build_config(model, canonical_keys(model, values), "options")
     quiet = bool(params.get("quiet"))
     registry = source_registry(config, None if quiet else note)
+    if getattr(config, "list_datasets", False):
+        # The official CLI's --list-datasets: the release's parts instead of a download.
+        show_release_parts(registry, getattr(config, "version", ""))
+        return
     run_and_exit(
         config,
         registry,

@@ -268,6 +268,46 @@ DATASET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "help": "Also the baselines' checkpoints from Google Drive, into checkpoints/.",
         },
     ),
+    "manifest": (
+        ("--manifest",),
+        {
+            "is_flag": True,
+            "default": None,
+            "help": "Also the full_scale manifest at OUTPUT/manifest.csv, as the official CLI.",
+        },
+    ),
+    "list_datasets": (
+        ("--list-datasets", "--list_datasets", "list_datasets"),
+        {
+            "is_flag": True,
+            "default": None,
+            "help": "Show the parts the release has (its datasets.csv) instead of downloading.",
+        },
+    ),
+    "manifest_override_path": (
+        ("--manifest-override-path", "--manifest_override_path", "manifest_override_path"),
+        {
+            "type": click.Path(dir_okay=False, path_type=Path),
+            "help": "A local manifest.csv, read for every part instead of the release's.",
+        },
+    ),
+    "bypass_version_check": (
+        ("--bypass-existing", "--bypass_version_check", "bypass_version_check"),
+        {
+            "is_flag": True,
+            "default": None,
+            "help": "Accepted from the official CLI; changes nothing (egoget's check of what is "
+            "present needs no request per file).",
+        },
+    ),
+    "skip_s3_checks": (
+        ("--skip-s3-checks", "--skip_s3_checks", "skip_s3_checks"),
+        {
+            "is_flag": True,
+            "default": None,
+            "help": "Accepted from the official CLI; changes nothing (see --bypass-existing).",
+        },
+    ),
     # Every dataset's:
     "shard": (
         ("--shard",),

@@ -77,6 +77,11 @@ DATASETS: dict[str, Dataset] = {
                 "universities": "Only videos from these universities, e.g. unict cmu.",
                 "video_uids": None,
                 "video_uid_file": None,
+                "manifest": None,
+                "list_datasets": None,
+                "manifest_override_path": None,
+                "bypass_version_check": None,
+                "skip_s3_checks": None,
             },
         ),
         Dataset(

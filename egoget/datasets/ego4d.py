@@ -18,11 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Ego4dConfig
-from ..errors import EgogetError, ManifestError, TransferError, UnsafePathError, UsageError
+from ..errors import (
+    AccessDeniedError,
+    EgogetError,
+    ManifestError,
+    NotFoundError,
+    TransferError,
+    UnsafePathError,
+    UsageError,
+)
 from ..model import Plan, PlannedRun, RemoteFile
 from ..paths import SafeRelPath, safe_relative_path
 from ..resolve import resolve_sizes
 from ..sources import SourceRegistry
+from ..sources.s3 import S3Source
 from . import Fetcher
 from .choices import check_choices, shown_names
 
@@ -120,6 +129,11 @@ class Manifest:
     has_benchmarks: bool
     refused: list[tuple[str, EgogetError]] = field(default_factory=list)
 
+    @property
+    def is_video(self) -> bool:
+        """A video part: one of the table's, or one the release has whose rows are videos."""
+        return self.part in VIDEO_PARTS or any(row.is_video for row in self.rows[:1])
+
 
 def parse_manifest(part: str, text: str, origin: str) -> Manifest:
     """Read one manifest.csv; a bad row is refused with its line number, a bad header is fatal."""
@@ -184,10 +198,13 @@ def validate_selection(
     benchmarks: Iterable[str],
     universities: Iterable[str],
     video_uids: Iterable[str],
+    names: ReleaseNames | None = None,
 ) -> Ego4dSelection:
-    check_choices("version", [version], VERSIONS)
-    parts = tuple(dict.fromkeys(p.strip("/").lower() for p in parts)) or DEFAULT_PARTS
-    check_choices("part", parts, PARTS)
+    """The selection, its names checked against ``names`` (egoget's table by default)."""
+    names = names or ReleaseNames()
+    check_choices("version", [version], names.versions)
+    parts = normalized_parts(parts)
+    check_choices("part", parts, names.parts)
     universities = frozenset(u.lower() for u in universities)
     check_choices("university", universities, UNIVERSITY_BUCKETS)
     uids = frozenset(uid.strip() for uid in video_uids if uid.strip())
@@ -206,11 +223,57 @@ def validate_selection(
     )
 
 
+def normalized_parts(parts: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.strip("/").lower() for p in parts)) or DEFAULT_PARTS
+
+
+@dataclass(frozen=True)
+class ReleaseNames:
+    """The versions and parts a selection may name, and why some beyond egoget's table."""
+
+    versions: tuple[str, ...] = VERSIONS
+    parts: tuple[str, ...] = PARTS
+    notes: tuple[str, ...] = ()
+
+
+def release_names(version: str, parts: Iterable[str], registry: SourceRegistry) -> ReleaseNames:
+    """egoget's table, and what the release holds beyond it, as the official CLI allows
+    (config.py:297-301: "Non-standard Dataset Specified (Allowed, will attempt download)"): a
+    part whose manifest is in the bucket, a version the bucket has under public/. Nothing is
+    asked when every name is in the table."""
+    unknown = [p for p in normalized_parts(parts) if p not in PARTS]
+    if version in VERSIONS and not unknown:
+        return ReleaseNames()
+    s3 = registry.for_uri(f"s3://{CONSORTIUM_BUCKET}/")
+    versions: tuple[str, ...] = VERSIONS
+    if version not in VERSIONS:
+        assert isinstance(s3, S3Source)
+        try:
+            public = s3.folders(f"s3://{CONSORTIUM_BUCKET}/public/")
+        except AccessDeniedError:
+            public = []  # cannot list: the known versions are all there is to suggest
+        versions = tuple(uri.rstrip("/").rsplit("/", 1)[-1] for uri in public) or VERSIONS
+        check_choices("version", [version], versions)
+    found: list[str] = []
+    for part in unknown:
+        try:
+            s3.stat(manifest_uri(version, part))
+        except (NotFoundError, AccessDeniedError):
+            continue  # left to validate_selection: an unknown part, with the closest names
+        found.append(part)
+    notes = tuple(
+        f"{part}: not in egoget's table of Ego4D parts, but release {version} has its manifest: "
+        "downloading what the manifest lists"
+        for part in found
+    )
+    return ReleaseNames(versions, (*PARTS, *found), notes)
+
+
 def _wanted(row: ManifestRow, manifest: Manifest, selection: Ego4dSelection) -> bool:
     by_benchmark = selection.benchmarks and manifest.has_benchmarks
     if by_benchmark and not (row.benchmarks or frozenset()) & selection.benchmarks:
         return False
-    if manifest.part not in VIDEO_PARTS:
+    if not manifest.is_video:
         return True  # universities and uids select videos; file parts are shared by all
     if selection.universities and row.university not in selection.universities:
         return False
@@ -236,7 +299,7 @@ def select_files(selection: Ego4dSelection, manifests: list[Manifest]) -> Ego4dP
     found_uids: set[str] = set()
     folder = local_version(selection.version)
     for manifest in manifests:
-        video_part = manifest.part in VIDEO_PARTS
+        video_part = manifest.is_video
         if selection.benchmarks and not manifest.has_benchmarks:
             notes.append(f"{manifest.part}: no benchmarks column, so --benchmarks does not apply")
         if selection.video_uids and not video_part:
@@ -274,8 +337,17 @@ def select_files(selection: Ego4dSelection, manifests: list[Manifest]) -> Ego4dP
     return Ego4dPlan(files, refused, notes)
 
 
-def plan_download(selection: Ego4dSelection, metadata: bool, fetcher: Fetcher) -> Ego4dPlan:
-    """Fetch the metadata and the selected parts' manifests, then select from them."""
+def plan_download(
+    selection: Ego4dSelection,
+    metadata: bool,
+    fetcher: Fetcher,
+    top_manifest: bool = False,
+    manifest_override: Path | None = None,
+) -> Ego4dPlan:
+    """Fetch the metadata and the selected parts' manifests, then select from them.
+    ``top_manifest``: also the full_scale manifest at <out>/manifest.csv (the official
+    --manifest, cli.py:85-97); ``manifest_override``: a local manifest read for every part
+    instead of the release's (the official --manifest-override-path, cli.py:112-117)."""
     manifests = {
         part: RemoteFile(
             manifest_uri(selection.version, part),
@@ -284,28 +356,45 @@ def plan_download(selection: Ego4dSelection, metadata: bool, fetcher: Fetcher) -
         )
         for part in selection.parts
     }
-    wanted = list(manifests.values())
+    wanted = [] if manifest_override else list(manifests.values())
     if metadata:
         wanted.append(RemoteFile(metadata_uri(selection.version), safe_relative_path("ego4d.json")))
+    if top_manifest:
+        top = manifest_uri(selection.version, "full_scale")
+        wanted.append(RemoteFile(top, safe_relative_path("manifest.csv")))
     paths = fetcher.fetch(wanted)
     return select_files(
-        selection, [read_manifest(part, paths[file.dest]) for part, file in manifests.items()]
+        selection,
+        [
+            read_manifest(part, manifest_override or paths[file.dest])
+            for part, file in manifests.items()
+        ],
     )
 
 
 def plan_run(config: Ego4dConfig, registry: SourceRegistry, fetcher: Fetcher) -> PlannedRun:
     """Everything `egoget download ego4d` plans before it asks to start."""
+    names = release_names(config.version, config.parts, registry)
     selection = validate_selection(
         config.version,
         config.parts,
         config.benchmarks,
         config.universities,
         config.all_video_uids(),
+        names,
     )
-    chosen = plan_download(selection, config.metadata, fetcher)
-    return resolved_run(
-        Plan(chosen.files).share(config.shard_parts), chosen, registry, config.procs
+    chosen = plan_download(
+        selection, config.metadata, fetcher, config.manifest, config.manifest_override_path
     )
+    run = resolved_run(Plan(chosen.files).share(config.shard_parts), chosen, registry, config.procs)
+    run.notes[:0] = names.notes
+    if config.bypass_version_check or config.skip_s3_checks:
+        run.notes.append(
+            "--bypass-existing / --skip-s3-checks change nothing here: egoget finds what is "
+            "already downloaded from its ledger and one listing per folder, with no request "
+            "per file, and always checks sizes and checksums"
+        )
+    return run
 
 
 def resolved_run(plan: Plan, chosen: Ego4dPlan, registry: SourceRegistry, procs: int) -> PlannedRun:

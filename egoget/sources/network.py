@@ -216,3 +216,20 @@ def profile_setting(profile: str | None, key: str) -> str | None:
     section = name if name == "default" else f"profile {name}"
     value = parser.get(section, key, fallback=None)
     return value.strip() if value else None
+
+
+def profile_exists(name: str) -> bool:
+    """Whether the shared config or credentials file defines this profile, as botocore looks."""
+    files = {
+        os.environ.get("AWS_CONFIG_FILE") or "~/.aws/config": f"profile {name}",
+        os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials": name,
+    }
+    for path, section in files.items():
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(os.path.expanduser(path))
+        except (configparser.Error, UnicodeDecodeError):
+            return True  # unreadable: let botocore say what is wrong with it
+        if parser.has_section(section) or parser.has_section(name):
+            return True
+    return False

@@ -10,6 +10,7 @@ third of a second of every run.
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import sys
@@ -48,7 +49,7 @@ from .http import (
     default_error,
     read_error_body,
 )
-from .network import PROXY_HINT, TLS_HINT, botocore_verify
+from .network import PROXY_HINT, TLS_HINT, botocore_verify, profile_exists
 from .sigv4 import BucketEndpoint, Credentials, QuerySigner
 
 if TYPE_CHECKING:
@@ -149,6 +150,16 @@ class S3Source(Source):
         self._presigned: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._signer = QuerySigner()
         self._endpoints: dict[str, BucketEndpoint] = {}
+        self._profile = settings.aws_profile
+        if self._profile == "default" and not profile_exists("default"):
+            # The official CLI's own default, written into most of its configs: where no such
+            # profile exists, the standard chain (keys in the environment, SSO, roles) is what
+            # the user has. Failing here is one of the official CLI's most reported problems.
+            self._profile = None
+            settings.notify(
+                "AWS profile 'default' does not exist; using the standard credential chain "
+                "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, SSO, instance role) instead"
+            )
         # Read once: every presign asks, and the environment does not change during a run.
         self._environment_keys = self._environment_credentials()
 
@@ -161,10 +172,10 @@ class S3Source(Source):
                 import botocore.exceptions
 
                 try:
-                    self._session = boto3.session.Session(profile_name=self._settings.aws_profile)
+                    self._session = boto3.session.Session(profile_name=self._profile)
                 except botocore.exceptions.ProfileNotFound as exc:
                     raise AuthError(
-                        f"AWS profile {self._settings.aws_profile!r} does not exist",
+                        f"AWS profile {self._profile!r} does not exist",
                         hint="list profiles with `aws configure list-profiles`, or omit "
                         "--aws-profile to use environment variables / the default profile",
                     ) from exc
@@ -327,7 +338,7 @@ class S3Source(Source):
     def _environment_credentials(self) -> Credentials | None:
         """botocore's first provider, read directly: keys in the environment win unless a
         profile is named explicitly (--aws-profile). Expiring ones are left to botocore."""
-        if self._settings.aws_profile is not None:
+        if self._profile is not None:
             return None
         env = os.environ
         access_key = env.get("AWS_ACCESS_KEY_ID")
@@ -455,6 +466,15 @@ class S3Source(Source):
     def list(self, prefix_uri: str) -> Iterator[tuple[str, RemoteStat]]:
         """ListObjectsV2, parsed with ElementTree: botocore's parser took longer than the
         request itself on thousands of keys (it parses every timestamp with dateutil)."""
+        for page in self._pages(prefix_uri, delimiter=None):
+            yield from page.objects
+
+    def folders(self, prefix_uri: str) -> builtins.list[str]:
+        """The "folders" right below a prefix (ListObjectsV2's CommonPrefixes), as s3:// URIs
+        ending in /: a release's versions, a version's datasets."""
+        return [uri for page in self._pages(prefix_uri, delimiter="/") for uri in page.folders]
+
+    def _pages(self, prefix_uri: str, delimiter: str | None) -> Iterator[_ListingPage]:
         bucket, prefix = split_s3_uri(prefix_uri)
         token: str | None = None
         while True:
@@ -464,11 +484,13 @@ class S3Source(Source):
                 "encoding-type": "url",
                 "max-keys": str(LISTING_PAGE_KEYS),
             }
+            if delimiter:
+                params["delimiter"] = delimiter
             if token:
                 params["continuation-token"] = token
             listing = partial(self._listing_page, bucket, params, prefix_uri)
             page = self._settings.metadata_retries().run(partial(self._recovering, bucket, listing))
-            yield from page.objects
+            yield page
             if not page.next_token:
                 return
             token = page.next_token
@@ -553,11 +575,14 @@ class S3Source(Source):
 
 
 class _ListingPage:
-    __slots__ = ("next_token", "objects")
+    __slots__ = ("folders", "next_token", "objects")
 
-    def __init__(self, objects: list[tuple[str, RemoteStat]], next_token: str | None):
+    def __init__(
+        self, objects: list[tuple[str, RemoteStat]], next_token: str | None, folders: list[str]
+    ):
         self.objects = objects
         self.next_token = next_token
+        self.folders = folders
 
 
 def parse_listing(body: bytes, bucket: str, shown: str) -> _ListingPage:
@@ -578,11 +603,15 @@ def parse_listing(body: bytes, bucket: str, shown: str) -> _ListingPage:
             raise TransferError(f"the listing of {shown} has no size for {key!r}")
         etag = item.findtext("{*}ETag") or None
         objects.append((f"s3://{bucket}/{key}", RemoteStat(size=int(size), etag=etag)))
+    folders = []
+    for item in root.iterfind("{*}CommonPrefixes"):
+        prefix = item.findtext("{*}Prefix") or ""
+        folders.append(f"s3://{bucket}/{unquote_plus(prefix) if encoded else prefix}")
     truncated = (root.findtext("{*}IsTruncated") or "").lower() == "true"
     next_token = root.findtext("{*}NextContinuationToken") if truncated else None
     if truncated and not next_token:
         raise TransferError(f"the listing of {shown} is truncated but gives no continuation")
-    return _ListingPage(objects, next_token)
+    return _ListingPage(objects, next_token, folders)
 
 
 def _is_urllib3_error(exc: Exception) -> bool:
