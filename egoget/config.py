@@ -219,12 +219,17 @@ class EgoExoConfig(DatasetConfig):
 
 
 class Ego2ExoConfig(EgoExoConfig):
-    """`egoget download ego2exo`: Ego2Exo's takes from Ego-Exo4D plus its Drive metadata."""
+    """`egoget download ego2exo`: the benchmark's 249 Ego-Exo4D takes and its metadata."""
 
     dataset: str = "ego2exo"
-    # Videos beside the features: none, "448" (downscaled_takes/448) or "takes" (full size).
+    # Videos beside the features: none, "448" (downscaled_takes/448) or "takes" (full size);
+    # the same as adding that part to --parts.
     videos: str | None = Field(None, pattern="^(448|takes)$")
     metadata: bool = True
+    metadata_url: str = Field(
+        "https://huggingface.co/datasets/Tarun23/Ego2Exo/resolve/main/ego2exo.json",
+        description="Where ego2exo.json is fetched from first (Google Drive is the fallback)",
+    )
 
 
 class EgoSchemaConfig(DatasetConfig):

@@ -37,6 +37,19 @@ def safe_relative_path(name: str) -> SafeRelPath:
     return SafeRelPath(name)
 
 
+# egoget's own files kept with the rest of its state: copies of the manifests a plan was made
+# from. Never the ledger or the lock, and never a name a remote chose.
+STATE_CACHE_PREFIX = ".egoget/manifests/"
+
+
+def state_path(name: str) -> SafeRelPath:
+    """A name egoget makes for a file of its own under OUTPUT/.egoget/manifests/."""
+    if not name.startswith(STATE_CACHE_PREFIX):
+        raise UnsafePathError(f"not a name under {STATE_CACHE_PREFIX}: {name!r}")
+    safe_relative_path(name.removeprefix(".egoget/"))  # the rest obeys the usual rules
+    return SafeRelPath(name)
+
+
 def destination_inside(root: Path, rel: SafeRelPath) -> Path:
     """Join a validated name to ``root``; refuse if a planted symlink would lead outside it."""
     real_root = Path(os.path.realpath(root))

@@ -56,5 +56,5 @@ step "Ego-Exo4D: metadata, annotations and the ego view of every take"
 egoget download egoexo --parts metadata annotations takes --views ego -o "$OUT/egoexo" -y
 
 step "What landed in $OUT (the official tools' layouts)"
-find "$OUT" -type f -not -path '*/.egoget/*' -not -path '*/.egoexo-manifests/*' \
+find "$OUT" -type f -not -path '*/.egoget/*' \
   -printf '%10s  %P\n' | sort -k2

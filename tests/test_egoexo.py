@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from egoget.datasets.drive_assets import EGO2EXO_METADATA
+from egoget.datasets.ego2exo import benchmark_takes
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import CONSORTIUM_BUCKET, EGOEXO_PREFIX, EGOEXO_TAKES, MirrorObject
 
 from .conftest import Outcome, assert_same_bytes, run_cli
 from .drivereplay import DriveReplay
+from .httpserver import ContentServer
 
 CaptureFixture = pytest.CaptureFixture[str]
 DEFAULT_PARTS = ("metadata", "captures", "takes", "take_trajectory", "take_vrs_noimagestream",
@@ -26,7 +28,7 @@ def download(capsys: CaptureFixture, out: Path, *args: str, report: Path | None 
 def data_files(out: Path) -> set[str]:
     return {
         str(p.relative_to(out)) for p in out.rglob("*")
-        if p.is_file() and not str(p.relative_to(out)).startswith((".egoget", ".egoexo"))
+        if p.is_file() and not str(p.relative_to(out)).startswith(".egoget")
     }  # fmt: skip
 
 
@@ -74,6 +76,39 @@ def test_uids_select_takes_but_keep_metadata_and_annotations(
     assert any(f.startswith("annotations/") for f in files)
     takes = {f.split("/")[1] for f in files if f.startswith("takes/")}
     assert takes == {name}
+
+
+def test_uids_keep_the_listed_takes_own_annotations_and_commentary(
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    """The release's annotation files come whole, but per-take annotations (uid = take uid) and
+    expert commentary (uid "<take_uid>_<expert>") only for the listed takes: upstream's own
+    --uids drops all of them (cli.py:37-70)."""
+    (uid, name, *_), (other_uid, other_name, *_) = EGOEXO_TAKES[0], EGOEXO_TAKES[1]
+    result = download(capsys, tmp_path / "o", "--parts", "annotations", "expert_commentary",
+                      "--uids", uid)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    files = data_files(tmp_path / "o")
+    assert "annotations/keystep_train.json" in files
+    assert any(f.endswith(f"/{uid}.json") for f in files)
+    assert not any(f.endswith(f"/{other_uid}.json") for f in files)
+    assert f"annotations/expert_commentary/{name}/expert1/commentary.json" in files
+    assert not any(other_name in f for f in files)
+
+
+def test_a_part_the_release_has_beyond_the_table_and_manifests_kept_with_the_state(
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    out = tmp_path / "o"
+    result = download(capsys, out, "--parts", "keystep_benchmark/clips_448p", "--views", "ego")
+    assert result.exit_code == 0, result.output
+    assert "keystep_benchmark/clips_448p: not in egoget's table" in result.stderr
+    assert len([f for f in data_files(out) if f.startswith("keystep_benchmark/")]) == 3
+    kept = out / ".egoget/manifests/egoexo/v2/keystep_benchmark/clips_448p/manifest.json"
+    assert json.loads(kept.read_text())
+    assert not (out / ".egoexo-manifests").exists()
+    wrong = download(capsys, tmp_path / "w", "--parts", "keystep_benchmark/clips_449p")
+    assert wrong.exit_code == 2 and "unknown part: keystep_benchmark/clips_449p" in wrong.stderr
 
 
 def test_views_universities_splits_and_benchmarks_filter(
@@ -202,24 +237,59 @@ def test_official_delete_option_is_refused(
 # --- the Ego2Exo recipe: keystep takes' features + the Drive metadata, one run ---------------
 
 
-def test_ego2exo_fetches_keystep_features_and_its_drive_metadata_in_one_run(
-    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
-) -> None:
-    drive = DriveReplay()
-    metadata = b'{"takes": ["cmu_bike01_2", "upenn_cook03_4"]}'
-    drive.files[EGO2EXO_METADATA.drive_id] = ("ego2exo.json", metadata)
+def test_ego2exo_is_its_249_takes_features_and_the_hugging_face_metadata(
+    egoexo_objects: list[MirrorObject], http_server: ContentServer, tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    """Exactly the benchmark's takes (not every keystep take), the parts upstream's scripts
+    and loader use, and metadata/ego2exo.json from Hugging Face (a local stand-in)."""
+    metadata = b'{"categories": [], "ego_train": {"clips": []}}'
+    http_server.files["/datasets/Tarun23/Ego2Exo/resolve/main/ego2exo.json"] = metadata
+    url = f"{http_server.base_url}/datasets/Tarun23/Ego2Exo/resolve/main/ego2exo.json"
     out = tmp_path / "ego2exo"
-    with drive.active():
-        result = run_cli(["download", "ego2exo", "--videos", "448", "-o", str(out), "-y"], capsys)
-    assert result.exit_code == 0, result.output
-    keystep = [uid for uid, _, _, benchmarks, _ in EGOEXO_TAKES if "keystep" in benchmarks]
-    names = {name for _, name, _, benchmarks, _ in EGOEXO_TAKES if "keystep" in benchmarks}
-    expected = {f"features/omnivore_video/{uid}_aria01_rgb.pt" for uid in keystep}
-    expected |= {f"takes/{n}/frame_aligned_videos/downscaled/448/aria01_214-1.mp4" for n in names}
+    result = run_cli(["download", "ego2exo", "--parts", "features/omnivore_video", "takes",
+                      "--metadata-url", url, "-o", str(out), "-y"], capsys)  # fmt: skip
+    # The mirror holds one of the 249: the others are named and the run exits 1.
+    assert result.exit_code == 1, result.output
+    assert "248 of the 249 Ego2Exo takes are in none of the selected parts' manifests" in (
+        result.stderr
+    )
+    ego2exo = set(benchmark_takes())
+    in_benchmark = [(uid, name) for uid, name, *_ in EGOEXO_TAKES if uid in ego2exo]
+    assert in_benchmark and len(in_benchmark) < len(EGOEXO_TAKES)  # the mirror tells them apart
+    expected = {f"features/omnivore_video/{uid}_aria01_rgb.pt" for uid, _ in in_benchmark}
+    for _, name in in_benchmark:
+        expected |= {f"takes/{name}/frame_aligned_videos/aria01_214-1.mp4",
+                     f"takes/{name}/frame_aligned_videos/cam01.mp4"}  # fmt: skip
     expected.add("metadata/ego2exo.json")
     assert data_files(out) == expected
     assert (out / "metadata" / "ego2exo.json").read_bytes() == metadata
-    for obj in egoexo_objects:
-        relative = obj.key.split("/v2/", 1)[1]
-        if relative in expected:
-            assert_same_bytes(out / relative, obj)
+    assert "run Ego2Exo's training code from the output directory" in result.stderr
+
+
+def test_ego2exo_metadata_falls_back_to_drive(
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    drive = DriveReplay()
+    metadata = b'{"categories": []}'
+    drive.files[EGO2EXO_METADATA.drive_id] = ("ego2exo.json", metadata)
+    out = tmp_path / "ego2exo"
+    with drive.active():
+        result = run_cli(["download", "ego2exo", "--videos", "448", "--uids", EGOEXO_TAKES[0][0],
+                          "--metadata-url", "http://127.0.0.1:9/ego2exo.json", "-o", str(out),
+                          "-y"], capsys)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "metadata/ego2exo.json from Google Drive" in result.stderr
+    assert (out / "metadata" / "ego2exo.json").read_bytes() == metadata
+    assert any(f.startswith("takes/") and "/downscaled/448/" in f for f in data_files(out))
+    assert len(benchmark_takes()) == 249
+
+
+def test_ego2exo_refuses_uids_outside_the_benchmark(
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    other = EGOEXO_TAKES[1][0]
+    result = run_cli(["download", "ego2exo", "--uids", other, "-o", str(tmp_path), "-y",
+                      "--no-metadata"], capsys)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "not Ego2Exo takes" in result.stderr

@@ -18,7 +18,7 @@ CaptureFixture = pytest.CaptureFixture[str]
 # Bookkeeping files, not data. Both tools write manifest.ver, but the official CLI puts every
 # dataset's rows in the last dataset's (cli.py:123, 227, 244); egoget keeps one per folder.
 BOOKKEEPING = {"manifest.ver"}
-EGOGET_ONLY = (".egoget", ".egoexo-manifests")
+EGOGET_ONLY = (".egoget",)
 
 
 @pytest.fixture(scope="session")

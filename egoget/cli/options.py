@@ -239,10 +239,7 @@ DATASET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     ),
     "metadata_url": (
         ("--metadata-url",),
-        {
-            "help": "Where questions.json, subset_answers.json and uid_to_ego4d.json are "
-            "fetched from [default: the benchmark's GitHub repository]."
-        },
+        {"help": "Where the metadata is fetched from [default: where the benchmark keeps it]."},
     ),
     "cut_clips": (
         ("--cut-clips",),

@@ -112,7 +112,8 @@ DATASETS: dict[str, Dataset] = {
                 "uid_to_url": None,
                 "source": None,
                 "hf_url": None,
-                "metadata_url": None,
+                "metadata_url": "Where questions.json, subset_answers.json and "
+                "uid_to_ego4d.json are fetched from [default: the benchmark's GitHub repository].",
                 "metadata": "Also fetch questions.json, subset_answers.json and "
                 "uid_to_ego4d.json [default: yes].",
             },
@@ -130,12 +131,15 @@ DATASETS: dict[str, Dataset] = {
         ),
         Dataset(
             "ego2exo",
-            "Ego2Exo: the keystep takes' Ego-Exo4D features (and videos) plus "
-            "metadata/ego2exo.json, in one run",
+            "Ego2Exo: the benchmark's 249 Ego-Exo4D takes (features, and videos if asked) "
+            "plus metadata/ego2exo.json, in one run",
             Ego2ExoConfig,
             "ego2exo",
             {
+                "parts": "features/omnivore_video (the default), downscaled_takes/448, takes.",
                 "videos": None,
+                "metadata_url": "Where ego2exo.json is fetched first [default: Hugging Face "
+                "Tarun23/Ego2Exo]; Google Drive is the fallback.",
                 "metadata": "Also fetch metadata/ego2exo.json [default: yes].",
                 "universities": "Only takes from these universities.",
                 "uids": None,

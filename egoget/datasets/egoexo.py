@@ -17,9 +17,16 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..config import EgoExoConfig
-from ..errors import EgogetError, ManifestError, UnsafePathError, UsageError
+from ..errors import (
+    AccessDeniedError,
+    EgogetError,
+    ManifestError,
+    NotFoundError,
+    UnsafePathError,
+    UsageError,
+)
 from ..model import Plan, PlannedRun, RemoteFile
-from ..paths import safe_relative_path
+from ..paths import safe_relative_path, state_path
 from ..sources import SourceRegistry
 from . import Fetcher
 from .choices import check_choices
@@ -108,16 +115,38 @@ class EgoExoSelection:
     universities: frozenset[str]
 
 
-def expand_parts(parts: Iterable[str]) -> tuple[str, ...]:
+def expand_parts(parts: Iterable[str], release_parts: Iterable[str] = ()) -> tuple[str, ...]:
+    chosen = requested_parts(parts)
+    check_choices("part", chosen, (*PARTS, *release_parts))
+    return chosen
+
+
+def requested_parts(parts: Iterable[str]) -> tuple[str, ...]:
     chosen: list[str] = []
     for part in parts or ("default",):
         part = part.strip("/").lower()
         chosen.extend(PART_GROUPS.get(part, (part,)))
-    check_choices("part", chosen, PARTS)
     return tuple(dict.fromkeys(chosen))
 
 
-def validate_selection(config: EgoExoConfig) -> EgoExoSelection:
+def release_parts(config: EgoExoConfig, registry: SourceRegistry) -> tuple[str, ...]:
+    """Parts beyond egoget's table that the release has (a manifest.json in the bucket), e.g.
+    keystep_benchmark/clips_448p, added upstream after the CLI's help was written."""
+    base = config.base_uri if config.base_uri.endswith("/") else config.base_uri + "/"
+    found = []
+    for part in requested_parts(config.parts):
+        if part in PARTS:
+            continue
+        uri = f"{base}{config.release}/{part}/manifest.json"
+        try:
+            registry.for_uri(uri).stat(uri)
+        except (NotFoundError, AccessDeniedError):
+            continue  # left to expand_parts: an unknown part, with the closest names
+        found.append(part)
+    return tuple(found)
+
+
+def validate_selection(config: EgoExoConfig, release_parts: Iterable[str] = ()) -> EgoExoSelection:
     if config.delete:
         raise UsageError(
             "egoget never deletes files during a download (the official --delete removes "
@@ -132,13 +161,35 @@ def validate_selection(config: EgoExoConfig) -> EgoExoSelection:
     return EgoExoSelection(
         base_uri=base,
         release=config.release,
-        parts=expand_parts(config.parts),
+        parts=expand_parts(config.parts, release_parts),
         uids=frozenset(config.uids),
         benchmarks=frozenset(b.lower() for b in config.benchmarks),
         splits=splits,
         views=views,
         universities=frozenset(u.lower() for u in config.universities),
     )
+
+
+_TAKE_UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _take_of(uid: str) -> str | None:
+    """The take an entry belongs to, where its uid says: a take uid itself (ego_pose
+    annotations, manifest_gen.py:658-690) or "<take_uid>_<expert>" (expert commentary,
+    manifest_gen.py:711). General files' uids are names ("keystep", "takes")."""
+    match = _TAKE_UID.match(uid)
+    return match.group(0) if match else None
+
+
+def _wanted_by_uid(uids: frozenset[str], uid: str, general: bool) -> bool:
+    """--uids keeps the listed takes and captures; of the general parts it keeps the files of
+    the whole release and the per-take files of the listed takes only."""
+    if not uids or uid in uids:
+        return True
+    take = _take_of(uid)
+    if take is not None:
+        return take in uids
+    return general
 
 
 def _matches(wanted: frozenset[str], values: list[str] | None) -> bool:
@@ -164,7 +215,7 @@ def select_files(
     for manifest in manifests:
         general = manifest.part in GENERAL_PARTS
         for entry in manifest.entries:
-            if selection.uids and not general and entry.uid not in selection.uids:
+            if not _wanted_by_uid(selection.uids, entry.uid, general):
                 continue
             if not _matches(selection.benchmarks, entry.benchmarks):
                 continue
@@ -197,11 +248,15 @@ def select_files(
     return list(files.values()), refused
 
 
+def manifest_uri(selection: EgoExoSelection, part: str) -> str:
+    return f"{selection.base_uri}{selection.release}/{part}/manifest.json"
+
+
 def manifest_file(selection: EgoExoSelection, part: str) -> RemoteFile:
-    # Kept beside the data, as egoget's record of what the plan was made from.
+    # Kept with egoget's state, as its record of what the plan was made from.
     return RemoteFile(
-        uri=f"{selection.base_uri}{selection.release}/{part}/manifest.json",
-        dest=safe_relative_path(f".egoexo-manifests/{selection.release}/{part}/manifest.json"),
+        uri=manifest_uri(selection, part),
+        dest=state_path(f".egoget/manifests/egoexo/{selection.release}/{part}/manifest.json"),
     )
 
 
@@ -212,8 +267,16 @@ def read_manifest(part: str, path: Path) -> PartManifest:
         raise ManifestError(f"{path} is not UTF-8 text", hint="delete it and rerun") from exc
 
 
-def plan_run(config: EgoExoConfig, registry: SourceRegistry, fetcher: Fetcher) -> PlannedRun:
-    selection = validate_selection(config)
+def plan_run(
+    config: EgoExoConfig,
+    registry: SourceRegistry,
+    fetcher: Fetcher,
+    uids_from: str | None = None,
+) -> PlannedRun:
+    """``uids_from``: the --uids are a benchmark's list (named so): a take missing from the
+    release is reported and fails the run (exit 1) instead of stopping it before it starts."""
+    extra = release_parts(config, registry)
+    selection = validate_selection(config, extra)
     wanted = {part: manifest_file(selection, part) for part in selection.parts}
     paths = fetcher.fetch(list(wanted.values()))
     manifests = [read_manifest(part, paths[file.dest]) for part, file in wanted.items()]
@@ -222,13 +285,30 @@ def plan_run(config: EgoExoConfig, registry: SourceRegistry, fetcher: Fetcher) -
     if selection.uids:
         found = {e.uid for m in manifests for e in m.entries}
         missing = sorted(selection.uids - found)
-        if missing:
+        if missing and uids_from:
+            notes.append(
+                f"{len(missing)} of the {len(selection.uids)} {uids_from} takes are in none of "
+                "the selected parts' manifests (listed with the summary); the run will exit 1"
+            )
+            refused += [
+                (uid, NotFoundError(f"{uids_from} take {uid} is not in this release"))
+                for uid in missing
+            ]
+        elif missing:
             raise UsageError(
                 f"{len(missing)} requested uids are in none of the selected parts' manifests: "
                 f"{', '.join(missing[:10])}",
                 hint="check the uids and the --parts (take uids live in take parts)",
             )
-        notes.append("--uids selects takes and captures; metadata and annotations come whole")
+        notes.append(
+            "--uids selects takes and captures; metadata and the release's annotation files "
+            "come whole, per-take annotations and expert commentary for the listed takes"
+        )
+    notes[:0] = [
+        f"{part}: not in egoget's table of Ego-Exo4D parts, but release {config.release} has "
+        "its manifest: downloading what the manifest lists"
+        for part in extra
+    ]
     return PlannedRun(Plan(files).share(config.shard_parts), refused, notes)
 
 

@@ -181,8 +181,9 @@ def seed_demo(
 
 EGOEXO_PREFIX = "egoexo-public/v2"
 EGOEXO_TAKES = (
-    # uid, name, university, benchmarks, split
-    ("0f3c1a2e-0000-4000-8000-000000000001", "cmu_bike01_2", "cmu", ["keystep"], "train"),
+    # uid, name, university, benchmarks, split. The first is one of Ego2Exo's 249 takes (the
+    # first of upstream's take_ids.txt); the second a keystep take that is not one of them.
+    ("fce858fe-d30b-4a72-822d-79c92d29971e", "cmu_bike01_2", "cmu", ["keystep"], "train"),
     ("0f3c1a2e-0000-4000-8000-000000000002", "upenn_cook03_4", "upenn", ["keystep"], "val"),
     ("0f3c1a2e-0000-4000-8000-000000000003", "sfu_basket07_1", "sfu", ["proficiency"], "test"),
 )
@@ -233,6 +234,16 @@ def seed_egoexo(client: S3Client) -> list[MirrorObject]:
             40_000 + i, ["ego"], university, **take)  # fmt: skip
         add("captures", f"capture-{i}", f"captures/{name.rsplit('_', 1)[0]}/timesync.csv",
             3000 + i, None, university, splits=[split])  # fmt: skip
+        # Per-take files of the general annotations part (uid = the take's, as upstream's
+        # manifest_gen.py:658-690), expert commentary (uid "<take>_<expert>", :711), and a
+        # part added upstream after the CLI's help was written.
+        add("annotations", uid, f"annotations/ego_pose/{split}/body/annotation/{uid}.json",
+            6000 + i, None, None, benchmarks=["egopose"], splits=[split])  # fmt: skip
+        add("expert_commentary", f"{uid}_expert1",
+            f"annotations/expert_commentary/{name}/expert1/commentary.json", 700 + i, None,
+            university, benchmarks=["proficiency"], splits=[split])  # fmt: skip
+        add("keystep_benchmark/clips_448p", uid, f"keystep_benchmark/clips_448p/{uid}_0.mp4",
+            50_000 + i, ["ego"], university, **take)  # fmt: skip
     for part, entries in manifests.items():
         body = json.dumps(entries, indent=1).encode()
         put_object(client, CONSORTIUM_BUCKET, f"{EGOEXO_PREFIX}/{part}/manifest.json", body, False)
