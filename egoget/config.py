@@ -260,6 +260,8 @@ class Ego4dSocialConfig(DatasetConfig):
     cut_procs: int = Field(default_factory=default_encoders, ge=1)
     # The baselines' checkpoints from Google Drive, into checkpoints/.
     checkpoints: bool = False
+    # Which baseline's clips to cut: lam (Looking-at-me) or ttm (Talking-to-me).
+    branch: str = Field("lam", pattern="^(lam|ttm)$")
 
 
 class EgoVlpConfig(DatasetConfig):

@@ -23,17 +23,27 @@ pytestmark = requires_ffmpeg
 
 # The other Ego4D tests use v2_1 (and break v1 on purpose): this release is v2.
 VERSION = "v2"
-AV_VIDEO = "5a1b0000-0000-4000-8000-00000000000a"
-NLQ_VIDEO = "5a1b0000-0000-4000-8000-00000000000b"
+AV_VIDEO = "5a1b0000-0000-4000-8000-00000000000a"  # tagged AV in the manifest, annotated
+NLQ_VIDEO = "5a1b0000-0000-4000-8000-00000000000b"  # tagged NLQ only, but annotated in av_val
+UNLISTED_VIDEO = "5a1b0000-0000-4000-8000-00000000000c"  # tagged AV, in no annotation file
 BASE = f"public/{VERSION}"
+
+
+def clip(uid: str, video: tuple[float, float], parent: tuple[float, float]) -> dict[str, object]:
+    """A clip as the AV annotations give it: its span under both names, which the lam branch
+    reads as video_* and the ttm branch as parent_* (here deliberately different)."""
+    return {"clip_uid": uid, "video_start_sec": video[0], "video_end_sec": video[1],
+            "parent_start_sec": parent[0], "parent_end_sec": parent[1]}  # fmt: skip
+
+
 AV_TRAIN = {
     "version": VERSION,
     "videos": [
         {
             "video_uid": AV_VIDEO,
             "clips": [
-                {"clip_uid": "clip-train-1", "video_start_sec": 1.0, "video_end_sec": 3.0},
-                {"clip_uid": "clip-train-2", "parent_start_sec": 3.5, "parent_end_sec": 5.5},
+                clip("clip-train-1", (1.0, 3.0), (0.5, 1.5)),
+                clip("clip-train-2", (3.5, 5.5), (3.0, 4.0)),
             ],
         }
     ],
@@ -41,12 +51,13 @@ AV_TRAIN = {
 AV_VAL = {
     "version": VERSION,
     "videos": [
-        {
-            "video_uid": AV_VIDEO,
-            "clips": [{"clip_uid": "clip-val-1", "video_start_sec": 0.0, "video_end_sec": 1.5}],
-        }
+        {"video_uid": AV_VIDEO, "clips": [clip("clip-val-1", (0.0, 1.5), (0.0, 0.5))]},
+        {"video_uid": NLQ_VIDEO, "clips": [clip("clip-val-2", (0.0, 1.0), (0.5, 1.5))]},
     ],
 }
+# Seconds of each clip, by branch.
+LAM = {"clip-train-1": 2.0, "clip-train-2": 2.0, "clip-val-1": 1.5, "clip-val-2": 1.0}
+TTM = {"clip-train-1": 1.0, "clip-train-2": 1.0, "clip-val-1": 0.5, "clip-val-2": 1.0}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +72,8 @@ def social_release(
     manifest = io.StringIO()
     rows = csv.writer(manifest)
     rows.writerow(["video_uid", "canonical_s3_location", "type", "benchmarks", "university"])
-    for uid, seconds, benchmarks in ((AV_VIDEO, 6, "[AV|Social]"), (NLQ_VIDEO, 2, "[NLQ]")):
+    for uid, seconds, benchmarks in ((AV_VIDEO, 6, "[AV|Social]"), (NLQ_VIDEO, 2, "[NLQ]"),
+                                     (UNLISTED_VIDEO, 2, "[AV|Social]")):  # fmt: skip
         body = make_video(folder / f"{uid}.mp4", seconds).read_bytes()
         key = f"{BASE}/full_scale/{uid}.mp4"
         put_object(client, "ego4d-cmu", key, body, multipart=False)
@@ -95,29 +107,42 @@ def test_social_layout_with_clips_cut_all_intra_and_a_rerun_does_nothing(
     result = download(capsys, out, "--cut-clips")
     assert result.exit_code == 0, result.output
     data = out / "data"
-    assert (data / "csv" / "manifest.csv").read_text().count("\n") == 3  # header + 2 videos
+    assert (data / "csv" / "manifest.csv").read_text().count("\n") == 4  # header + 3 videos
     assert json.loads((data / "json" / "av_train.json").read_text()) == AV_TRAIN
     assert json.loads((data / "json" / "av_val.json").read_text()) == AV_VAL
     assert not (data / "json" / "nlq_train.json").exists(), "only the AV annotations"
-    assert (data / "full_scale" / f"{AV_VIDEO}.mp4").stat().st_size == social_release[AV_VIDEO]
-    assert not (data / "full_scale" / f"{NLQ_VIDEO}.mp4").exists(), "only the AV videos"
+    # The videos the annotations list (as download_clips.py reads them), not the AV tag.
+    for uid in (AV_VIDEO, NLQ_VIDEO):
+        assert (data / "full_scale" / f"{uid}.mp4").stat().st_size == social_release[uid]
+    assert not (data / "full_scale" / f"{UNLISTED_VIDEO}.mp4").exists()
     assert "not in the v2 annotations manifest: av_test_unannotated.json" in result.output
-    assert "cut clips into data/videos/: 3 made, 0 already there, 0 failed" in result.output
-    expected = {"clip-train-1": 2.0, "clip-train-2": 2.0, "clip-val-1": 1.5}
+    assert "cut clips into data/videos/: 4 made, 0 already there, 0 failed" in result.output
+    expected = LAM
     assert sorted(p.stem for p in (data / "videos").iterdir()) == sorted(expected)
     for clip, seconds in expected.items():
         info = probe(data / "videos" / f"{clip}.mp4")
         assert float(info["format"]["duration"]) == pytest.approx(seconds, abs=0.1)
         assert "audio" in info
         keys, frames = keyframe_count(data / "videos" / f"{clip}.mp4")
-        assert frames >= 40 and keys == frames, f"{clip}: {keys} of {frames} frames are key frames"
+        assert frames >= 25 * seconds and keys == frames, f"{clip}: {keys} of {frames} key frames"
     assert no_part_files(out) == []
 
     (data / "videos" / "clip-val-1.mp4").unlink()
     again = download(capsys, out, "--cut-clips")
     assert again.exit_code == 0, again.output
     assert "0 files to fetch" in again.output
-    assert "cut clips into data/videos/: 1 made, 2 already there, 0 failed" in again.output
+    assert "cut clips into data/videos/: 1 made, 3 already there, 0 failed" in again.output
+
+
+def test_the_ttm_branch_cuts_at_the_parent_times(
+    social_release: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "ttm"
+    result = download(capsys, out, "--cut-clips", "--branch", "ttm")
+    assert result.exit_code == 0, result.output
+    for clip_uid, seconds in TTM.items():
+        info = probe(out / "data" / "videos" / f"{clip_uid}.mp4")
+        assert float(info["format"]["duration"]) == pytest.approx(seconds, abs=0.1), clip_uid
 
 
 def test_bad_clip_entries_are_named_and_the_rest_are_cut(
@@ -131,8 +156,9 @@ def test_bad_clip_entries_are_named_and_the_rest_are_cut(
         {"clip_uid": "../../escaped", "video_start_sec": 0.0, "video_end_sec": 1.0},
         {"clip_uid": "backwards", "video_start_sec": 3.0, "video_end_sec": 1.0},
     ]
+    nowhere = "5a1b0000-0000-4000-8000-0000000000ff"  # in no manifest
     absent = {"clip_uid": "not-downloaded", "video_start_sec": 0, "video_end_sec": 1}
-    hostile["videos"].append({"video_uid": NLQ_VIDEO, "clips": [absent]})
+    hostile["videos"].append({"video_uid": nowhere, "clips": [absent]})
     key = f"{BASE}/annotations/av_val.json"
     client = s3_server.client()
     put_object(client, CONSORTIUM_BUCKET, key, json.dumps(hostile).encode(), False)
@@ -144,10 +170,13 @@ def test_bad_clip_entries_are_named_and_the_rest_are_cut(
     assert result.exit_code == 1, result.output
     assert "unsafe or missing clip_uid '../../escaped'" in result.output
     assert "clip backwards: no valid video_start_sec/video_end_sec" in result.output
-    assert f"its video '{NLQ_VIDEO}' is not in data/full_scale/" in result.output
-    assert "3 made, 0 already there, 3 failed" in result.output
+    assert f"videos of the AV annotations are not in the full_scale manifest: {nowhere}" in (
+        result.output
+    )
+    assert f"its video '{nowhere}' is not in data/full_scale/" in result.output
+    assert "4 made, 0 already there, 3 failed" in result.output
     made = sorted(p.stem for p in (out / "data" / "videos").iterdir())
-    assert made == ["clip-train-1", "clip-train-2", "clip-val-1"]
+    assert made == sorted(LAM)
     assert not list(tmp_path.rglob("escaped*"))
 
 

@@ -199,8 +199,14 @@ def test_egovlp_assets_land_where_an_egovlp_checkout_reads_them(
         first = download_egovlp(capsys, out, "--parts", "egoclip", "egomcq", "weights", "taxonomy")
     assert first.exit_code == 0, first.output
     files = egovlp_drive.files
-    assert (out / "dataset" / "egoclip.csv").read_bytes() == files[SMALL_ID][1]
-    assert (out / "dataset" / "egomcq.json").read_bytes() == files[EGOMCQ_ID][1]
+    # Where EgoVLP's configs read them, and linked from where its README says to put them.
+    meta = out / "dataset" / "ego4d_toolbox" / "0_metadata" / "egovlp"
+    assert (meta / "egoclip.csv").read_bytes() == files[SMALL_ID][1]
+    assert (meta / "egomcq.json").read_bytes() == files[EGOMCQ_ID][1]
+    for name in ("egoclip.csv", "egomcq.json"):
+        link = out / "dataset" / name
+        assert os.readlink(link) == f"ego4d_toolbox/0_metadata/egovlp/{name}"
+        assert link.read_bytes() == (meta / name).read_bytes()
     assert (out / "pretrained" / "egovlp.pth").read_bytes() == files[WEIGHTS_ID][1]
     assert (out / "dataset" / "taxonomy" / "more" / "verbs.csv").read_bytes() == files[VERBS_ID][1]
     # The rerun asks Drive for the folder listing only: every file is known to the ledger.

@@ -257,6 +257,15 @@ DATASET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "help": "ffmpeg processes at a time for --cut-clips [default: half the cores].",
         },
     ),
+    "branch": (
+        ("--branch",),
+        {
+            "type": click.Choice(["lam", "ttm"]),
+            "help": "The baseline whose clips --cut-clips makes: lam (Looking-at-me: cut at "
+            "video_start_sec..video_end_sec) or ttm (Talking-to-me: parent_start_sec.."
+            "parent_end_sec) [default: lam].",
+        },
+    ),
     "checkpoints": (
         ("--checkpoints",),
         {

@@ -159,6 +159,7 @@ DATASETS: dict[str, Dataset] = {
                 "version": "Release: v1, v2 or v2_1 [default: v2_1].",
                 "universities": "Only videos from these universities.",
                 "cut_clips": None,
+                "branch": None,
                 "cut_procs": None,
                 "checkpoints": None,
             },

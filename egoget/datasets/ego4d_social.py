@@ -19,7 +19,7 @@ from __future__ import annotations
 import posixpath
 import re
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,17 @@ ANNOTATIONS_MANIFEST_DEST = "data/csv/annotations_manifest.csv"
 JSON_DIR = "data/json"
 CANONICAL_DIR = "data/full_scale"
 CLIPS_DIR = "data/videos"
-# The baselines' clips: H.264 with every frame a key frame, so any frame decodes on its own.
-CLIP_VIDEO_ARGS = ("-c:v", "libx264", "-g", "1", "-keyint_min", "1", "-c:a", "copy")
+# Clips are cut from these, train and val (download_clips.py:7-46); no test file.
+CLIP_ANNOTATIONS = ("av_val.json", "av_train.json")
+# The baselines' encoder settings (download_clips.py:44, both branches): H.264 with every frame
+# a key frame, audio copied.
+CLIP_VIDEO_ARGS = ("-c:a", "copy", "-vcodec", "libx264", "-keyint_min", "2", "-g", "1")
+# Where each branch cuts a clip in its video (download_clips.py:28 of lam @ 5c7ca0f and of ttm
+# @ b2dc098): lam switched to video_* in 2022, ttm kept the parent_* fields.
+BRANCH_TIMES = {
+    "lam": ("video_start_sec", "video_end_sec"),
+    "ttm": ("parent_start_sec", "parent_end_sec"),
+}
 _CLIP_UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -64,29 +73,46 @@ def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetch
             ego4d.manifest_uri(config.version, "full_scale"), safe_relative_path(MANIFEST_DEST)
         ),
     }
-    selection = ego4d.validate_selection(
-        config.version, manifests, [BENCHMARK], config.universities, []
-    )
+    ego4d.validate_selection(config.version, manifests, [], config.universities, [])
     paths = fetcher.fetch(list(manifests.values()))
-    parsed = [ego4d.read_manifest(part, paths[file.dest]) for part, file in manifests.items()]
-    chosen = ego4d.select_files(selection, parsed)
-    files: list[RemoteFile] = []
-    for file in chosen.files:
-        name = posixpath.basename(file.dest)
-        if file.tags["part"] == "full_scale":
-            files.append(replace(file, dest=safe_relative_path(f"{CANONICAL_DIR}/{name}")))
-        elif name in ANNOTATION_FILES:
-            files.append(replace(file, dest=safe_relative_path(f"{JSON_DIR}/{name}")))
-    found = {posixpath.basename(f.dest) for f in files}
+    annotations, canonical = (
+        ego4d.read_manifest(part, paths[file.dest]) for part, file in manifests.items()
+    )
+    # The AV annotation files first: which videos to fetch is what they list, as upstream's
+    # download_clips.py reads them (av_train.json and av_val.json), not the manifest's tags.
+    wanted = {}
+    for row in annotations.rows:
+        if row.file_name in ANNOTATION_FILES:
+            dest = safe_relative_path(f"{JSON_DIR}/{row.file_name}")
+            wanted[row.file_name] = RemoteFile(row.uri, dest, tags={"part": "annotations"})
+    found = fetcher.fetch(list(wanted.values()))
+    cut_from = tuple(wanted[name].dest for name in CLIP_ANNOTATIONS if name in wanted)
+    listed = {uid for dest in cut_from for uid in annotated_videos(found[dest], dest)}
+    universities = {u.lower() for u in config.universities}
+    files = list(wanted.values())
+    for row in canonical.rows:
+        if row.uid in listed and (not universities or row.university in universities):
+            dest = safe_relative_path(f"{CANONICAL_DIR}/{row.uid}.mp4")
+            tags = {"part": "full_scale", "university": row.university}
+            files.append(RemoteFile(row.uri, dest, tags=tags))
+    # A video the annotations list but the manifest lacks is the release's own inconsistency:
+    # said here, and its clips fail by name when cut; the rest are fetched and cut.
+    missing = sorted(listed - {row.uid for row in canonical.rows})
     videos = sum(f.tags["part"] == "full_scale" for f in files)
     notes = [
-        f"ego4d-social: {videos} canonical videos of the AV benchmark and "
-        f"{', '.join(n for n in ANNOTATION_FILES if n in found) or 'no annotation files'}"
+        f"ego4d-social: {videos} canonical videos listed in "
+        f"{', '.join(posixpath.basename(d) for d in cut_from) or 'no annotation file'}, and "
+        f"{', '.join(wanted) or 'no annotation files'}"
     ]
-    absent = [n for n in ANNOTATION_FILES if n not in found]
+    if missing:
+        notes.append(
+            f"{len(missing)} videos of the AV annotations are not in the full_scale manifest: "
+            f"{', '.join(missing[:5])}"
+        )
+    absent = [n for n in ANNOTATION_FILES if n not in wanted]
     if absent:
         notes.append(f"not in the {config.version} annotations manifest: {', '.join(absent)}")
-    chosen = replace(chosen, files=files, notes=notes)
+    chosen = ego4d.Ego4dPlan(files, [], notes)
     run = ego4d.resolved_run(Plan(files).share(config.shard_parts), chosen, registry, config.procs)
     run.records = ()  # data/ is the baselines' layout, not the official CLI's: no manifest.ver
     if config.checkpoints:
@@ -94,9 +120,17 @@ def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetch
         run.plan.files += Plan(checkpoints).share(config.shard_parts).files
         run.refused += refused
     if config.cut_clips:
-        annotations = tuple(f.dest for f in files if f.tags["part"] == "annotations")
-        run.finishing.append(CutClips(annotations, config.cut_procs))
+        run.finishing.append(CutClips(cut_from, config.cut_procs, config.branch))
     return run
+
+
+def annotated_videos(path: Path, dest: str) -> list[str]:
+    """The video uids an AV annotation file lists."""
+    data = read_json(path, "annotation file")
+    videos = data.get("videos") if isinstance(data, dict) else None
+    if not isinstance(videos, list):
+        raise ManifestError(f"{dest} has no list of videos: not an AV annotation file")
+    return [str(v["video_uid"]) for v in videos if isinstance(v, dict) and v.get("video_uid")]
 
 
 def describe() -> list[tuple[str, list[str]]]:
@@ -113,6 +147,7 @@ def describe() -> list[tuple[str, list[str]]]:
 class CutClips:
     annotations: tuple[SafeRelPath, ...]
     procs: int
+    branch: str
 
     def run(
         self, output: Path, cancelled: threading.Event, start_progress: StartProgress
@@ -120,7 +155,7 @@ class CutClips:
         encodes: list[Encode] = []
         failed: list[tuple[str, EgogetError]] = []
         for dest in self.annotations:
-            clips, refused = clip_encodes(output, dest)
+            clips, refused = clip_encodes(output, dest, BRANCH_TIMES[self.branch])
             encodes += clips
             failed += refused
         todo = not_made_yet(encodes)
@@ -140,7 +175,7 @@ class CutClips:
 
 
 def clip_encodes(
-    output: Path, annotations: SafeRelPath
+    output: Path, annotations: SafeRelPath, times: tuple[str, str]
 ) -> tuple[list[Encode], list[tuple[str, EgogetError]]]:
     """One encode per annotated clip; clips whose entry or canonical video is unusable are
     returned as failures, named, while the others are cut."""
@@ -157,19 +192,21 @@ def clip_encodes(
         canonical = output / CANONICAL_DIR / f"{video_uid}.mp4"
         for clip in video.get("clips") or []:
             try:
-                encodes.append(_clip_encode(output, clip, canonical, video_uid))
+                encodes.append(_clip_encode(output, clip, canonical, video_uid, times))
             except EgogetError as exc:
                 failed.append((f"{annotations}: clip {_describe(clip)}", exc))
     return encodes, failed
 
 
-def _clip_encode(output: Path, clip: Any, canonical: Path, video_uid: str) -> Encode:
+def _clip_encode(
+    output: Path, clip: Any, canonical: Path, video_uid: str, times: tuple[str, str]
+) -> Encode:
     if not isinstance(clip, dict):
         raise ManifestError("not a clip entry")
     clip_uid = str(clip.get("clip_uid", ""))
     if not _CLIP_UID.match(clip_uid):
         raise ManifestError(f"unsafe or missing clip_uid {clip_uid!r}")
-    start, end = _clip_times(clip)
+    start, end = _clip_times(clip, times)
     if not canonical.is_file():
         raise ManifestError(f"its video {video_uid!r} is not in {CANONICAL_DIR}/")
     return Encode(
@@ -180,21 +217,15 @@ def _clip_encode(output: Path, clip: Any, canonical: Path, video_uid: str) -> En
     )
 
 
-def _clip_times(clip: dict[str, Any]) -> tuple[float, float]:
-    # Annotation releases name the clip's span in its video either way.
-    for start_key, end_key in (
-        ("video_start_sec", "video_end_sec"),
-        ("parent_start_sec", "parent_end_sec"),
-    ):
-        if start_key in clip and end_key in clip:
-            try:
-                start, end = float(clip[start_key]), float(clip[end_key])
-            except (TypeError, ValueError):
-                break
-            if 0 <= start < end:
-                return start, end
-            break
-    raise ManifestError("no valid video_start_sec/video_end_sec")
+def _clip_times(clip: dict[str, Any], times: tuple[str, str]) -> tuple[float, float]:
+    start_key, end_key = times
+    try:
+        start, end = float(clip[start_key]), float(clip[end_key])
+    except (KeyError, TypeError, ValueError):
+        raise ManifestError(f"no valid {start_key}/{end_key}") from None
+    if not 0 <= start < end:
+        raise ManifestError(f"no valid {start_key}/{end_key} ({start} to {end})")
+    return start, end
 
 
 def _describe(clip: Any) -> str:

@@ -3,24 +3,36 @@ checkout reads it (paths from EgoVLP's README and configs)."""
 
 from __future__ import annotations
 
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
 from ..config import EgoVlpConfig
-from ..model import Plan, PlannedRun
+from ..model import FinishingStep, Plan, PlannedRun, StartProgress, StepOutcome
 from ..sources import SourceRegistry
 from . import Fetcher
 from .choices import check_choices
 from .drive_assets import DriveAsset, asset_files
 
+# Where EgoVLP's configs read the EgoClip/EgoMCQ metadata (configs/pt/egoclip.json:29-30,
+# configs/eval/egomcq.json:29-30); its README says dataset/egoclip.csv and dataset/egomcq.json,
+# where a relative link to each is made, so that both work.
+META_DIR = "dataset/ego4d_toolbox/0_metadata/egovlp"
+README_LINKS = {"dataset/egoclip.csv": f"{META_DIR}/egoclip.csv",
+                "dataset/egomcq.json": f"{META_DIR}/egomcq.json"}  # fmt: skip
+
 EGOVLP_ASSETS: tuple[DriveAsset, ...] = (
     DriveAsset(
         "egoclip",
         "1-aaDu_Gi-Y2sQI_2rsI2D1zvQBJnHpXl",
-        "dataset/egoclip.csv",
+        f"{META_DIR}/egoclip.csv",
         "EgoClip pretraining metadata (tab-separated, 3,847,723 clips)",
     ),
     DriveAsset(
         "egomcq",
         "1-5iRYf4BCHmj4MYQYFRMY4bhsWJUN3rW",
-        "dataset/egomcq.json",
+        f"{META_DIR}/egomcq.json",
         "EgoMCQ evaluation metadata",
     ),
     DriveAsset(
@@ -95,7 +107,38 @@ def plan_run(config: EgoVlpConfig, registry: SourceRegistry, fetcher: Fetcher) -
         parts = list(EGOVLP_PARTS)
     assets = [asset for asset in EGOVLP_ASSETS if asset.part in parts]
     files, refused = asset_files(assets, registry)
-    return PlannedRun(Plan(files).share(config.shard_parts), refused)
+    planned = {file.dest for file in files}
+    links = tuple((link, target) for link, target in README_LINKS.items() if target in planned)
+    finishing: list[FinishingStep] = [RelativeLinks(links)] if links else []
+    return PlannedRun(Plan(files).share(config.shard_parts), refused, finishing=finishing)
+
+
+@dataclass(frozen=True)
+class RelativeLinks:
+    """Links from where a README says a file goes to where the code reads it. A file already
+    at the link's place (put there by hand, or by an older egoget) is left as it is."""
+
+    links: tuple[tuple[str, str], ...]  # (link, target), both relative to the output
+
+    def run(
+        self, output: Path, cancelled: threading.Event, start_progress: StartProgress
+    ) -> StepOutcome:
+        made, kept = 0, []
+        for link, target in self.links:
+            path = output / link
+            relative = os.path.relpath(output / target, path.parent)
+            if path.is_symlink() and os.readlink(path) == relative:
+                continue
+            if path.exists() or path.is_symlink():
+                kept.append(link)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.symlink_to(relative)
+            made += 1
+        summary = f"{made} links made for the README's paths"
+        if kept:
+            summary += f"; left as they are: {', '.join(kept)}"
+        return StepOutcome(summary)
 
 
 def describe() -> list[tuple[str, list[str]]]:
