@@ -100,7 +100,8 @@ def no_requests_leave_the_machine() -> Iterator[None]:
     instead of reaching Google."""
     import responses
 
-    with responses.RequestsMock(assert_all_requests_are_fired=False):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("http://127.0.0.1")  # the tests' own local servers
         yield
 
 

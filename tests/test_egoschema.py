@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -151,6 +154,77 @@ def test_score_checks_the_format_and_reports_accuracy(
                    str(tmp_path / "answers.json")], capsys)  # fmt: skip
     assert bad.exit_code == 2
     assert "3 problems" in bad.stderr and "not an answer index 0-4" in bad.stderr
+
+
+class ValidationServer(ThreadingHTTPServer):
+    """A local stand-in for the benchmark's validation server: records each POST."""
+
+    daemon_threads = True
+
+    def __init__(self, status: int, reply: bytes) -> None:
+        super().__init__(("127.0.0.1", 0), _ValidationHandler)
+        self.status = status
+        self.reply = reply
+        self.posts: list[tuple[dict[str, str], bytes]] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/api/upload/"
+
+
+class _ValidationHandler(BaseHTTPRequestHandler):
+    server: ValidationServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.posts.append((dict(self.headers), body))
+        self.send_response(self.server.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.server.reply)))
+        self.end_headers()
+        self.wfile.write(self.server.reply)
+
+
+@pytest.fixture
+def validation_server() -> Iterator[ValidationServer]:
+    server = ValidationServer(200, b'{"accuracy": 0.5, "correct": 1, "total": 2}')
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_submit_posts_the_predictions_as_validate_py_does(
+    validation_server: ValidationServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    predictions = {"q0": 3, "q1": 0}
+    (tmp_path / "pred.json").write_text(json.dumps(predictions))
+    result = run_cli(["egoschema", "submit", str(tmp_path / "pred.json"), "--url",
+                      validation_server.url], capsys)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ((headers, body),) = validation_server.posts
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body) == predictions
+    assert "validation server: HTTP 200" in result.stdout
+    assert '"accuracy": 0.5' in result.stdout
+
+    (tmp_path / "bad.json").write_text(json.dumps({"q0": 9}))
+    bad = run_cli(["egoschema", "submit", str(tmp_path / "bad.json"), "--url",
+                   validation_server.url], capsys)  # fmt: skip
+    assert bad.exit_code == 2 and "1 problem in" in bad.stderr
+    assert len(validation_server.posts) == 1  # a malformed file never reaches the server
+
+    validation_server.status, validation_server.reply = 400, b'{"error": "missing uids"}'
+    refused = run_cli(["egoschema", "submit", str(tmp_path / "pred.json"), "--url",
+                       validation_server.url], capsys)  # fmt: skip
+    assert refused.exit_code == 1
+    assert "HTTP 400" in refused.stdout and "missing uids" in refused.stdout
 
 
 @pytest.mark.parametrize(

@@ -189,8 +189,39 @@ class Score:
 
 def score(predictions_path: Path, answers_path: Path, known_uids: set[str] | None) -> Score:
     """Check a submission's format and score it on the public answers it covers."""
-    predictions = read_json_object(predictions_path, "the predictions", ManifestError)
+    predictions = read_predictions(predictions_path, known_uids)
     answers = read_json_object(answers_path, "the answers", ManifestError)
+    scored = [q for q in predictions if q in answers]
+    correct = sum(1 for q in scored if predictions[q] == answers[q])
+    return Score(answered=len(predictions), scored=len(scored), correct=correct)
+
+
+# Where upstream's validate.py sends a submission: the JSON as the request body.
+VALIDATION_URL = "https://validation-server.onrender.com/api/upload/"
+
+
+@dataclass(frozen=True)
+class ServerAnswer:
+    status: int
+    text: str
+
+
+def submit(predictions_path: Path, known_uids: set[str] | None, url: str) -> ServerAnswer:
+    """The POST of upstream's validate.py (json body, Content-Type application/json), after
+    the same format check as `score`: a malformed file never reaches the server."""
+    import requests
+
+    predictions = read_predictions(predictions_path, known_uids)
+    try:
+        response = requests.post(url, json=predictions, timeout=(10, 120))
+    except requests.RequestException as exc:
+        raise TransferError(f"could not reach the validation server {url} ({exc})") from exc
+    return ServerAnswer(response.status_code, response.text)
+
+
+def read_predictions(path: Path, known_uids: set[str] | None) -> dict[str, int]:
+    """A predictions file, checked: {q_uid: 0-4}, each uid a question where they are known."""
+    predictions = read_json_object(path, "the predictions", ManifestError)
     problems = []
     for q_uid, choice in predictions.items():
         if known_uids is not None and q_uid not in known_uids:
@@ -202,9 +233,7 @@ def score(predictions_path: Path, answers_path: Path, known_uids: set[str] | Non
             f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
         )
         raise UsageError(
-            f"{len(problems)} problems in {predictions_path}: {shown}",
+            f"{len(problems)} {'problem' if len(problems) == 1 else 'problems'} in {path}: {shown}",
             hint='write {"<q_uid>": <0-4>, ...}, the format the validation server accepts',
         )
-    scored = [q for q in predictions if q in answers]
-    correct = sum(1 for q in scored if predictions[q] == answers[q])
-    return Score(answered=len(predictions), scored=len(scored), correct=correct)
+    return predictions
