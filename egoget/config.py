@@ -102,6 +102,12 @@ class TransferConfig(BaseModel):
         None, description="PEM file of CA certificates to trust; overrides AWS_CA_BUNDLE etc."
     )
     no_verify_ssl: bool = Field(False, description="Skip TLS certificate checks (unsafe)")
+    trust_existing: str = Field(
+        "hash",
+        pattern="^(hash|size)$",
+        description="Files already on disk that egoget did not download: checked by their "
+        "content (hash) or by their size only (size)",
+    )
     dry_run: bool = False
     yes: bool = Field(False, validation_alias=AliasChoices("yes", "assume_yes"))
     skip_invalid: bool = False

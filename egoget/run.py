@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .adopt import adopt_existing, existing_files
 from .config import DatasetConfig, TransferConfig
 from .constants import STATE_DIR_NAME
 from .errors import (
@@ -48,6 +49,13 @@ class PlanDiff:
     present_bytes: int
     sizes_unknown: int
     free_bytes: int
+    # Of ``present``: files found on disk, unknown to the ledger, verified in place this run.
+    adopted: int = 0
+    adopted_bytes: int = 0
+    # Files found on disk that did not match, fetched again, with why.
+    mismatched: dict[str, str] = field(default_factory=dict)
+    # In a dry run: files on disk that a real run would check before fetching anything.
+    unchecked_on_disk: int = 0
 
 
 @dataclass
@@ -273,8 +281,7 @@ def execute(
             # Missing or denied objects are not in this class: they are reported, the rest
             # downloads, and the run exits 1.
             raise InvalidEntriesError(invalid)
-        result = run_plan(session, planned.plan, hooks.emit, cancelled, hooks.confirm,
-                          planned.refused)  # fmt: skip
+        result = run_plan(session, planned.plan, hooks, cancelled, planned.refused)
         if planned.records and not result.dry_run:
             versions = {d: r.version_id for d, r in session.ledger.verified_files().items()}
             for record in planned.records:
@@ -297,21 +304,59 @@ def dataset_planner(dataset: Dataset, config: DatasetConfig, registry: SourceReg
 def run_plan(
     session: OutputSession,
     plan: Plan,
-    emit: EventSink,
+    hooks: RunHooks,
     cancelled: threading.Event,
-    confirm: Callable[[PlanDiff], bool] | None = None,
     refused: list[tuple[str, EgogetError]] | None = None,
 ) -> RunResult:
-    """``confirm`` sees the diff first and may say no (the user declined); with ``dry_run``
-    nothing is transferred."""
+    """The diff against the ledger, files already on disk verified in place, then the
+    transfer; ``hooks.confirm`` sees the diff first and may say no (the user declined); with
+    ``dry_run`` nothing is transferred, checked or written."""
+    config = session.config
     diff = session.diff(plan)
     check_link_expiry(diff.todo, session.registry)
-    result = RunResult(diff=diff, refused=list(refused or []), dry_run=session.config.dry_run)
-    if session.config.dry_run or (confirm is not None and not confirm(diff)):
+    on_disk = existing_files(diff.todo, config.output)
+    if on_disk and config.dry_run:
+        diff.unchecked_on_disk = len(on_disk)
+    elif on_disk:
+        adopt_found(session, diff, on_disk, hooks, cancelled)
+    result = RunResult(diff=diff, refused=list(refused or []), dry_run=config.dry_run)
+    if cancelled.is_set():
+        result.summary.interrupted = True
+        return result
+    if config.dry_run or (hooks.confirm is not None and not hooks.confirm(diff)):
         result.dry_run = True
         return result
-    result.summary = session.transfer(diff.todo, emit, cancelled)
+    result.summary = session.transfer(diff.todo, hooks.emit, cancelled)
     return result
+
+
+def adopt_found(
+    session: OutputSession,
+    diff: PlanDiff,
+    on_disk: list[RemoteFile],
+    hooks: RunHooks,
+    cancelled: threading.Event,
+) -> None:
+    """Verify the files already on disk and move the ones that match from todo to present."""
+    config = session.config
+    progress = hooks.step_progress(len(on_disk), "files found on disk checked")
+    adoption = adopt_existing(
+        on_disk, config.output, session.registry, session.ledger, config.procs,
+        config.trust_existing == "size", progress, cancelled,
+    )  # fmt: skip
+    summary = f"{len(adoption.adopted)} of {len(on_disk)} files found on disk match and are kept"
+    if config.trust_existing == "size":
+        summary += " (by size: --trust-existing size)"
+    if adoption.mismatched:
+        summary += f"; {len(adoption.mismatched)} will be fetched again"
+    hooks.step_done(StepOutcome(summary))
+    adopted = {f.dest for f in adoption.adopted}
+    diff.todo = [f for f in diff.todo if f.dest not in adopted]
+    diff.present += adoption.adopted
+    diff.present_bytes += adoption.adopted_bytes
+    diff.todo_bytes_known -= adoption.adopted_bytes
+    diff.adopted, diff.adopted_bytes = len(adoption.adopted), adoption.adopted_bytes
+    diff.mismatched = adoption.mismatched
 
 
 class MetadataFetcher:

@@ -328,3 +328,40 @@ def test_a_mirror_run_with_keys_in_the_environment_never_imports_botocore(
     checked = dict(ledger.execute("SELECT dest, checked FROM files").fetchall())
     assert "etag-multipart" in checked["multi.bin"], checked
     assert "botocore loaded: False" in done.stderr, done.stderr
+
+
+def test_files_already_on_disk_are_checked_by_hash_or_by_size_when_asked(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    """A copy put in place by hand, egoget's ledger knowing nothing of it: kept when its
+    content matches; with --trust-existing size, kept on its size alone (said so)."""
+    obj = next(o for o in demo_objects if o.key.endswith(".mp4") and not o.multipart)
+    name = obj.key.rsplit("/", 1)[1]
+    good, lookalike = tmp_path / "good", tmp_path / "lookalike"
+    for folder in (good, lookalike):
+        folder.mkdir()
+    (good / name).write_bytes(object_bytes(obj.key, obj.size))
+    (lookalike / name).write_bytes(b"\0" * obj.size)  # the right size, the wrong bytes
+
+    kept = run_cli(["fetch", obj.uri, "-o", str(good)], capsys, report=tmp_path / "r1.json")
+    assert kept.exit_code == 0, kept.output
+    assert kept.report and kept.report["files_adopted"] == 1
+    assert kept.report["bytes_received"] == 0
+    assert "1 of 1 files found on disk match and are kept" in kept.stderr
+
+    dry = run_cli(["fetch", obj.uri, "-o", str(lookalike), "--dry-run"], capsys)
+    assert "1 of the files to fetch are already on disk" in dry.stderr
+
+    by_size = run_cli(["fetch", obj.uri, "-o", str(lookalike), "--trust-existing", "size"],
+                      capsys, report=tmp_path / "r2.json")  # fmt: skip
+    assert by_size.exit_code == 0 and by_size.report
+    assert by_size.report["files_adopted"] == 1 and by_size.report["bytes_received"] == 0
+    assert "(by size: --trust-existing size)" in by_size.stderr
+
+    (lookalike / ".egoget" / "ledger.sqlite").unlink()
+    by_hash = run_cli(["fetch", obj.uri, "-o", str(lookalike)], capsys,
+                      report=tmp_path / "r3.json")  # fmt: skip
+    assert by_hash.exit_code == 0 and by_hash.report
+    assert by_hash.report["files_adopted"] == 0 and by_hash.report["bytes_received"] == obj.size
+    assert "MD5" in by_hash.report["fetched_again"][name]
+    assert_same_bytes(lookalike / name, obj)

@@ -12,7 +12,7 @@ import pytest
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import MirrorObject
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, assert_same_bytes, run_cli
 
 CaptureFixture = pytest.CaptureFixture[str]
 # Bookkeeping files, not data. Both tools write manifest.ver, but the official CLI puts every
@@ -127,3 +127,56 @@ def test_official_cli_accepts_an_egoget_download_as_complete(
     assert {k: v for k, v in after.items() if k != "ego4d.json"} == {
         k: v for k, v in before.items() if k != "ego4d.json"
     }
+
+
+def test_an_official_download_is_adopted_and_only_what_is_wrong_is_fetched(
+    s3_server: SeaweedServer, demo_objects: list[MirrorObject], official_bin: Path,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    """The official CLI downloads full_scale; one video gets a flipped byte (same size), one is
+    cut short, one deleted. egoget, pointed at that folder with the same selection, checks the
+    rest in place and fetches exactly those three; a second run fetches nothing, and the
+    official CLI still finds everything current afterwards."""
+    out = tmp_path / "ego4d"
+    env = s3_server.official_cli_env(tmp_path / "home")
+    official = [official_bin / "ego4d", "--output_directory", str(out), "--datasets",
+                "full_scale", "--version", "v2_1", "-y"]  # fmt: skip
+    subprocess.run(official, env=env, check=True, capture_output=True, timeout=300)
+    videos = sorted((out / "v2" / "full_scale").glob("*.mp4"))
+    assert len(videos) >= 5
+    flipped, truncated, deleted = videos[0], videos[1], videos[2]
+    with open(flipped, "r+b") as f:
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    os.truncate(truncated, truncated.stat().st_size // 2)
+    sizes = {p.name: p.stat().st_size for p in videos}
+    sizes[truncated.name] = next(o.size for o in demo_objects if o.key.endswith(truncated.name))
+    deleted.unlink()
+    untouched = {p.name: p.stat().st_ino for p in videos[3:]}
+
+    report = tmp_path / "report.json"
+    result = run_cli(["download", "ego4d", "--parts", "full_scale", "-o", str(out), "-y"], capsys,
+                     report=report)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = result.report
+    assert data is not None
+    assert data["files_done"] == 3 and data["files_adopted"] == len(untouched)
+    assert data["bytes_received"] == sum(sizes[p.name] for p in (flipped, truncated, deleted))
+    assert set(data["fetched_again"]) == {f"v2/full_scale/{flipped.name}",
+                                          f"v2/full_scale/{truncated.name}"}  # fmt: skip
+    for name, inode in untouched.items():
+        assert (out / "v2" / "full_scale" / name).stat().st_ino == inode  # never rewritten
+    for video in (flipped, truncated, deleted):
+        obj = next(o for o in demo_objects if o.key.endswith(video.name))
+        assert_same_bytes(video, obj)
+
+    again = run_cli(["download", "ego4d", "--parts", "full_scale", "-o", str(out), "-y"], capsys,
+                    report=report)  # fmt: skip
+    assert again.exit_code == 0 and again.report is not None
+    assert again.report["bytes_received"] == 0 and again.report["files_adopted"] == 0
+
+    check = subprocess.run(official, env=env, capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stderr[-2000:]
+    assert "The latest versions of all requested videos already exist" in check.stdout

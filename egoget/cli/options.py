@@ -132,6 +132,14 @@ def transfer_options(command: F) -> F:
             help="Do not check TLS certificates (unsafe: anyone on the path can alter the data).",
         ),
         click.option(
+            "--trust-existing",
+            type=click.Choice(["hash", "size"]),
+            help="Files already under their final names that egoget did not download (an "
+            "official CLI's, a copy): kept if their content matches the ETag or checksum "
+            "(hash, read from the disk) or, faster, their size alone (size, the official CLI's "
+            "own standard) [default: hash].",
+        ),
+        click.option(
             "--cookies",
             type=click.Path(dir_okay=False, path_type=Path),
             help="Google Drive: cookies.txt exported from a browser signed in to Google, for "

@@ -62,11 +62,19 @@ def print_plan(diff: PlanDiff, quiet: bool) -> None:
         return
     sizes = human_bytes(diff.todo_bytes_known)
     unknown = f"; {diff.sizes_unknown} sized as they start" if diff.sizes_unknown else ""
+    adopted = f", {diff.adopted} of them found on disk and verified" if diff.adopted else ""
     err(
         f"plan: {len(diff.todo)} {plural(len(diff.todo), 'file', 'files')} to fetch "
         f"({sizes}{unknown}), {len(diff.present)} already present "
-        f"({human_bytes(diff.present_bytes)})"
+        f"({human_bytes(diff.present_bytes)}{adopted})"
     )
+    for dest, why in list(diff.mismatched.items())[:MAX_FAILURES_SHOWN]:
+        err(f"  on disk but fetched again: {dest}: {why}")
+    if diff.unchecked_on_disk:
+        err(
+            f"  {diff.unchecked_on_disk} of the files to fetch are already on disk: a real run "
+            "checks them first and fetches only those that do not match"
+        )
     for tag in ("part", "university"):
         groups: dict[str, list[int]] = {}
         for file in diff.todo:
@@ -136,6 +144,8 @@ def write_report(
         "exit_code": int(code),
         "files_planned": len(diff.todo) + len(diff.present) if diff else 0,
         "files_present": len(diff.present) if diff else 0,
+        "files_adopted": diff.adopted if diff else 0,
+        "fetched_again": dict(diff.mismatched) if diff else {},
         "files_done": s.files_done if s else 0,
         "bytes_done": s.bytes_done if s else 0,
         "bytes_received": s.bytes_received if s else 0,

@@ -438,8 +438,10 @@ class VersionFile:
             before = dict(entries)
             for uid, dest in self.files:
                 if dest in versions:
-                    # The official writer puts "" for an unversioned object's None.
-                    version = versions[dest] or ""
+                    # A file found on disk keeps the version the official CLI recorded for it;
+                    # the official writer puts "" for an unversioned object's None.
+                    known = entries.get(uid, ("", ""))[0]
+                    version = versions[dest] or known
                     entries[uid] = (version, posixpath.basename(dest))
             if entries != before:
                 write_version_file(path, entries)

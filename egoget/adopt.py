@@ -1,0 +1,140 @@
+"""Files already on disk under their final names that egoget's ledger does not know (an
+official CLI's download, a copy from a colleague, an older run): verified in place and
+recorded, instead of fetched again.
+
+Most Ego4D users already hold a partial or silently incomplete official download. Each such
+file is checked as a fresh download would be (size, then its ETag or the manifest's checksum,
+read from the local disk) and kept when it matches; a short or different one is fetched again
+through a part file, so the bad copy stays in place until the good one is verified.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import RUN_FATAL_ERRORS, EgogetError, IntegrityError
+from .ledger import Ledger, VerifiedFile
+from .model import ItemProgress, RemoteFile
+from .sources import SourceRegistry
+from .sources.base import RemoteStat
+from .transfer.integrity import multipart_parts
+from .transfer.verify import Check, Promise, checks_text, verify
+
+
+@dataclass
+class Adoption:
+    adopted: list[RemoteFile] = field(default_factory=list)
+    adopted_bytes: int = 0
+    # Files on disk that did not match, by destination, with why: fetched again.
+    mismatched: dict[str, str] = field(default_factory=dict)
+
+
+def existing_files(files: list[RemoteFile], output: Path) -> list[RemoteFile]:
+    """Planned files with a regular file under their final name."""
+    found = []
+    for file in files:
+        try:
+            st = os.lstat(output / file.dest)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append(file)
+    return found
+
+
+def adopt_existing(
+    files: list[RemoteFile],
+    output: Path,
+    registry: SourceRegistry,
+    ledger: Ledger,
+    procs: int,
+    size_only: bool,
+    progress: ItemProgress,
+    cancelled: threading.Event,
+) -> Adoption:
+    """Verify each file already on disk (``files``: from existing_files) in parallel, record
+    the ones that match in the ledger, and say why the others do not."""
+    adoption = Adoption()
+    lock = threading.Lock()
+
+    def check(file: RemoteFile) -> None:
+        if cancelled.is_set():
+            return
+        try:
+            if file.size is None:
+                # Planned without a listing (single URIs): one small request sizes it.
+                source = registry.for_uri(file.uri)
+                remote = registry.settings.metadata_retries().run(lambda: source.stat(file.uri))
+                file = dataclasses.replace(file, size=remote.size, etag=file.etag or remote.etag)
+            record = _verified_record(file, output, registry, size_only)
+        except IntegrityError as exc:
+            with lock:
+                adoption.mismatched[file.dest] = exc.message
+            progress(file.dest, None)
+            return
+        except RUN_FATAL_ERRORS:
+            raise
+        except (EgogetError, OSError) as exc:
+            # Cannot tell (the part size would need a request that failed): fetch it again.
+            with lock:
+                adoption.mismatched[file.dest] = f"could not be checked ({exc})"
+            progress(file.dest, None)
+            return
+        ledger.record_verified(record)
+        with lock:
+            adoption.adopted.append(file)
+            adoption.adopted_bytes += record.size
+        progress(file.dest, None)
+
+    with ThreadPoolExecutor(max(1, min(procs, len(files) or 1))) as pool:
+        for _ in pool.map(check, files):
+            pass
+    ledger.flush()
+    return adoption
+
+
+def _verified_record(
+    file: RemoteFile, output: Path, registry: SourceRegistry, size_only: bool
+) -> VerifiedFile:
+    path = output / file.dest
+    source = registry.for_uri(file.uri)
+    assert file.size is not None
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        st = os.fstat(fd)
+        if st.st_size != file.size:
+            raise IntegrityError(f"{st.st_size:,} bytes on disk, expected {file.size:,}")
+        part_size = None
+        if size_only:
+            checks = Check.SIZE
+        else:
+            if multipart_parts(file.etag):
+                # The upload's part size (one HEAD), to recompute its multipart ETag.
+                part_size = source.part_size(file.uri, RemoteStat(file.size, file.etag))
+            promise = Promise(
+                file.size, file.etag, source.etag_is_md5(file.uri), file.md5, file.sha256,
+                part_size,
+            )  # fmt: skip
+            checks = verify(fd, promise)
+    finally:
+        os.close(fd)
+    return VerifiedFile(
+        dest=file.dest,
+        uri=source.redact(file.uri),
+        size=file.size,
+        etag=file.etag,
+        version_id=file.version_id,
+        md5=file.md5,
+        sha256=file.sha256,
+        part_size=part_size,
+        checked=checks_text(checks),
+        mtime_ns=st.st_mtime_ns,
+        verified_at=time.time(),
+    )
