@@ -28,7 +28,7 @@ from .constants import (
     default_encoders,
 )
 from .errors import ConfigError
-from .jsonfile import read_json_object
+from .userfiles import read_json_object, read_uid_file
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -112,6 +112,18 @@ class TransferConfig(BaseModel):
     yes: bool = Field(False, validation_alias=AliasChoices("yes", "assume_yes"))
     skip_invalid: bool = False
 
+    @field_validator("output", mode="before")
+    @classmethod
+    def _local_output(cls, value: Any) -> Any:
+        # A flag's path arrives with "//" already folded to "/": match either.
+        text = os.fspath(value) if isinstance(value, str | os.PathLike) else ""
+        if re.match(r"^(s3|gs|gcs|https?|ftp|az|abfss?)://?", text, re.IGNORECASE):
+            raise ValueError(
+                f"{value} is a URL: egoget writes to a local directory (a bucket as the "
+                "destination does not exist yet)"
+            )
+        return value
+
     @field_validator("limit_rate")
     @classmethod
     def _check_rate(cls, value: str | None) -> str | None:
@@ -194,12 +206,7 @@ class Ego4dConfig(DatasetConfig):
     def all_video_uids(self) -> list[str]:
         uids = list(self.video_uids)
         if self.video_uid_file is not None:
-            try:
-                uids += self.video_uid_file.read_text().split()
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot read the uid file {self.video_uid_file}: {exc.strerror}"
-                ) from exc
+            uids += read_uid_file(self.video_uid_file)
         return uids
 
 

@@ -287,3 +287,66 @@ def test_config_schema_is_json_schema_of_the_accepted_keys(
     assert "output" in schema["properties"] and "procs" in schema["properties"]
     if command != "fetch":
         assert "parts" in schema["properties"] and "shard" in schema["properties"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"", "names no uid, so it would select nothing"), (b"\x00\x01\xff\xfe", "not a text file")],
+)
+def test_a_uid_file_that_selects_nothing_or_is_not_text_is_exit_2(
+    content: bytes, expected: str, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    uids = tmp_path / "uids.txt"
+    uids.write_bytes(content)
+    result = run_cli(["download", "ego4d", "--parts", "full_scale", "--video-uid-file",
+                      str(uids), "-o", str(tmp_path / "o"), "-y"], capsys)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_bucket_as_output_is_refused_and_creates_no_local_folder(
+    tmp_path: Path, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(["fetch", "s3://bucket/key", "-o", "s3://lab-bucket/ego4d/"], capsys)
+    assert result.exit_code == 2, result.output
+    assert "is a URL" in result.stderr
+    assert not (tmp_path / "s3:").exists()
+
+
+@pytest.mark.parametrize("case", ["usage", "credentials", "locked"])
+def test_the_report_is_written_however_the_run_ends(
+    case: str, demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    out = tmp_path / "out"
+    args = ["download", "ego4d", "--parts", "annotations", "-o", str(out), "-y"]
+    expected_code = {"usage": 2, "credentials": 3, "locked": 5}[case]
+    if case == "usage":
+        args += ["--benchmarks", "nql"]
+    elif case == "credentials":
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+    else:
+        import fcntl
+
+        (out / ".egoget").mkdir(parents=True)
+        holder = open(out / ".egoget" / "lock", "w")  # noqa: SIM115 - held for the test
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    result = run_cli(args, capsys, report=tmp_path / "report.json")
+    assert result.exit_code == expected_code, result.output
+    assert result.report is not None, "no report"
+    assert result.report["exit_code"] == expected_code
+    assert result.report["fatal"] and result.report["hint"]
+
+
+def test_the_report_is_written_even_when_the_options_are_wrong(
+    tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    for args in (["--procs", "0"], ["--no-such-option"]):
+        report = tmp_path / "report.json"
+        report.unlink(missing_ok=True)
+        result = run_cli(["fetch", "s3://b/k", "-o", str(tmp_path / "o"), *args], capsys,
+                         report=report)  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert result.report is not None and result.report["exit_code"] == 2, args
+        assert result.report["fatal"]

@@ -202,3 +202,13 @@ def test_verify_full_does_not_take_an_opaque_etag_for_an_md5(
     result = run_cli(["verify", "-o", str(tmp_path), "--full"], capsys)
     assert result.exit_code == 0, result.output
     assert "1 ok, 0 bad" in result.stdout
+
+
+def test_retries_of_one_file_are_summarised_not_printed_each_time(
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    http_server.files["/flaky.bin"] = object_bytes("flaky", 1000)
+    http_server.fail_statuses = [503] * 4
+    result = run_cli(["fetch", f"{http_server.base_url}/flaky.bin", "-o", str(tmp_path)], capsys)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("retrying flaky.bin") == 1

@@ -7,18 +7,20 @@ import gc
 import os
 import sys
 import traceback
+from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from ..constants import ENV_DEBUG
-from ..errors import EgogetError, ExitCode
+from ..errors import EgogetError, ExitCode, Interrupted, UsageError
 from .catalogue import config, list_command
 from .download import download
 from .egoschema import egoschema_group
 from .fetch import fetch
 from .inspect import status, verify
 from .prepare import prepare
-from .render import err, show_error
+from .render import err, show_error, write_report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -45,6 +47,25 @@ def debug_enabled() -> bool:
     return os.environ.get(ENV_DEBUG, "") not in ("", "0")
 
 
+def stopped(args: list[str], error: EgogetError, code: ExitCode | None = None) -> NoReturn:
+    """A run that ended on an error: its --report says so (scripts read it on every exit
+    path), then the exit code."""
+    exit_code = code if code is not None else error.exit_code
+    write_report(requested_report(args), None, None, error=error, exit_code=exit_code)
+    sys.exit(exit_code)
+
+
+def requested_report(args: list[str]) -> Path | None:
+    """--report FILE from the command line as typed: read here too, so that a run stopped
+    before its options were parsed (an unknown option) still writes one."""
+    for index, arg in enumerate(args):
+        if arg == "--report" and index + 1 < len(args):
+            return Path(args[index + 1])
+        if arg.startswith("--report="):
+            return Path(arg.partition("=")[2])
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     # Modules, classes and functions live as long as the process: keeping them out of the
     # cyclic collector's full passes saves those passes' time on runs of many files.
@@ -56,18 +77,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         err("aborted")
-        sys.exit(ExitCode.INTERRUPTED)
+        stopped(args, Interrupted("aborted"))
     except click.ClickException as exc:
         exc.show()
-        sys.exit(ExitCode.USAGE)
+        stopped(args, UsageError(exc.format_message()), ExitCode.USAGE)
     except EgogetError as exc:
         if debug_enabled():
             traceback.print_exc()
         show_error(exc)
-        sys.exit(exc.exit_code)
+        stopped(args, exc)
     except KeyboardInterrupt:
         err("interrupted")
-        sys.exit(ExitCode.INTERRUPTED)
+        stopped(args, Interrupted("interrupted"))
     except Exception:
         if debug_enabled():
             raise

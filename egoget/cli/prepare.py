@@ -11,6 +11,7 @@ import click
 from ..constants import default_encoders
 from ..datasets import egovlp_videos
 from ..errors import ExitCode, Interrupted
+from ..userfiles import read_uid_file
 from ..video import not_made_yet, run_encodes
 from .options import ManyValues
 from .progress import item_view, progress_mode
@@ -85,7 +86,7 @@ def prepare_egovlp(
     """
     uids = list(video_uids)
     if video_uid_file is not None:
-        uids += video_uid_file.read_text().split()
+        uids += read_uid_file(video_uid_file)
     videos = egovlp_videos.find_videos(videos_dir, uids)
     if not quiet:
         err(f"probing {len(videos)} videos ...")

@@ -24,6 +24,8 @@ from ..transfer.events import (
 )
 from .render import err, human_bytes
 
+RETRY_LINE_INTERVAL_S = 60.0
+
 
 def progress_mode(quiet: bool) -> str:
     if quiet:
@@ -113,10 +115,27 @@ class TransferView:
         self._files_total = files
         self._files_done = 0
         self._unknown_dests = unknown_dests
+        self._retries_said: dict[str, tuple[float, int]] = {}
         self.progress = Progress(known_bytes, mode, "B", self._files_label)
 
     def _files_label(self) -> str:
         return f"{self._files_done}/{self._files_total} files"
+
+    def _retrying(self, event: Retrying) -> None:
+        """One line per file per minute at most, its reason cut short: a file retrying for
+        an hour says so a few times, not hundreds."""
+        now = time.monotonic()
+        last, skipped = self._retries_said.get(event.dest, (0.0, 0))
+        if now - last < RETRY_LINE_INTERVAL_S:
+            self._retries_said[event.dest] = (last, skipped + 1)
+            return
+        self._retries_said[event.dest] = (now, 0)
+        reason = event.reason if len(event.reason) <= 160 else event.reason[:157] + "..."
+        more = f" ({skipped} more retries since the last line)" if skipped else ""
+        self.progress.line(
+            f"retrying {event.dest} in {event.delay_s:.1f} s (attempt {event.attempt + 1})"
+            f"{more}: {reason}"
+        )
 
     def __call__(self, event: Event) -> None:
         progress = self.progress
@@ -131,10 +150,7 @@ class TransferView:
                 progress.relabel()
                 progress.advance(0)
             elif isinstance(event, Retrying):
-                progress.line(
-                    f"retrying {event.dest} in {event.delay_s:.1f} s "
-                    f"(attempt {event.attempt + 1}): {event.reason}"
-                )
+                self._retrying(event)
             elif isinstance(event, Restarting):
                 progress.line(f"restarting {event.dest}: {event.reason}")
             elif isinstance(event, FileFailed):

@@ -16,7 +16,7 @@ from typing import NoReturn
 import click
 
 from ..config import TransferConfig
-from ..errors import EgogetError, ExitCode, UsageError
+from ..errors import ExitCode, UsageError
 from ..model import ItemProgress, StepOutcome
 from ..run import InvalidEntriesError, PlanDiff, Planner, RunHooks, RunResult, execute
 from ..sources import SourceRegistry
@@ -139,11 +139,9 @@ def run_and_exit(
                 result: RunResult = execute(config, registry, planner, display.hooks())
             finally:
                 display.close()
-    except EgogetError as exc:
-        if isinstance(exc, InvalidEntriesError):
-            show_refused(exc.entries, registry)
-        write_report(report_file, None, registry, error=exc, exit_code=exc.exit_code)
-        raise
+    except InvalidEntriesError as exc:
+        show_refused(exc.entries, registry)
+        raise  # reported with every other error, by main
     if received:
         result.signal_exit = received[0]
     if config.dry_run:

@@ -18,11 +18,16 @@ def check_choices(kind: str, given: Iterable[str], valid: Iterable[str]) -> None
         close = difflib.get_close_matches(name, valid_list, n=1, cutoff=0.6)
         if close:
             suggestions.append(f"did you mean {close[0]!r} for {name!r}?")
-    plural = "s" if len(unknown) > 1 else ""
     raise UsageError(
-        f"unknown {kind}{plural}: {', '.join(unknown)}",
-        hint=" ".join([*suggestions, f"valid {kind}s: {', '.join(valid_list)}"]),
+        f"unknown {plural_of(kind) if len(unknown) > 1 else kind}: {', '.join(unknown)}",
+        hint=" ".join([*suggestions, f"valid {plural_of(kind)}: {', '.join(valid_list)}"]),
     )
+
+
+def plural_of(noun: str) -> str:
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
 
 
 def shown_names(names: list[str], limit: int = 10) -> str:

@@ -25,10 +25,10 @@ from typing import Any
 
 from ..config import Ego4dSocialConfig
 from ..errors import EgogetError, ManifestError, UsageError
-from ..jsonfile import read_json
 from ..model import Plan, PlannedRun, RemoteFile, StartProgress, StepOutcome
 from ..paths import SafeRelPath, safe_relative_path
 from ..sources import SourceRegistry
+from ..userfiles import read_json
 from ..video import Encode, find_tool, not_made_yet, run_encodes
 from . import Fetcher, ego4d
 from .drive_assets import SOCIAL_CHECKPOINTS, asset_files

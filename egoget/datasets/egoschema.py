@@ -20,12 +20,12 @@ from ..errors import (
     UnsafePathError,
     UsageError,
 )
-from ..jsonfile import read_json, read_json_object
 from ..model import FinishingStep, Plan, PlannedRun, RemoteFile
 from ..paths import safe_relative_path
 from ..resolve import check_link_expiry
 from ..sources import SourceRegistry
 from ..unpack import Unpack
+from ..userfiles import read_json, read_json_object
 from . import Fetcher
 from .choices import check_choices
 

@@ -1,4 +1,5 @@
-"""Reading users' JSON files (configs, URL maps, questions) with errors that name the problem."""
+"""Reading users' files (JSON configs, URL maps, questions, lists of uids) with errors that name
+the file and the problem."""
 
 from __future__ import annotations
 
@@ -30,3 +31,28 @@ def read_json_object(path: Path, what: str, error: type[UsageError]) -> dict[str
     if not isinstance(data, dict):
         raise error(f"{what} {path} must be a JSON object, not {type(data).__name__}")
     return data
+
+
+def read_uid_file(path: Path, what: str = "uid file") -> list[str]:
+    """The uids in a text file, separated by white space. A file that names none is an error,
+    not a selection of everything."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the {what} {path}: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = "\0"
+    if "\0" in text:
+        raise UsageError(
+            f"the {what} {path} is not a text file",
+            hint="write one uid per line (or separated by spaces)",
+        )
+    uids = text.split()
+    if not uids:
+        raise UsageError(
+            f"the {what} {path} names no uid, so it would select nothing",
+            hint="fill it with uids, or drop the option to select by the other filters",
+        )
+    return uids
