@@ -44,6 +44,11 @@ class RecordStep(Protocol):
     ) -> list[tuple[str, EgogetError]]: ...
 
 
+# A RemoteFile tag: a side file (metadata beside the data). A server that cannot be reached or
+# trusted fails that file, named at the end of the run, instead of stopping the run.
+SIDE_FILE_TAG = "side"
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """One object to fetch. ``dest`` is relative to the output directory and already validated.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,6 +94,42 @@ def test_expired_map_is_exit_3_saying_when(
     assert result.exit_code == 3, result.output
     assert "4 of 4 links have expired" in result.stderr and "UTC" in result.stderr
     assert not (tmp_path / "es" / "videos").exists()
+
+
+def test_an_unreachable_metadata_host_blocks_no_clip(
+    s3_server: SeaweedServer, clips: dict[str, MirrorObject], tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    """GitHub out of reach (an offline node, a blocked host): every clip still arrives, and the
+    run exits 1 naming the metadata files that did not."""
+    uid_to_url(s3_server, clips, tmp_path / "map.json")
+    out = tmp_path / "es"
+    started = time.monotonic()
+    result = run_cli(["download", "egoschema", "--uid-to-url", str(tmp_path / "map.json"),
+                      "--metadata-url", "http://127.0.0.1:9/", "-o", str(out), "-y"],
+                     capsys, report=tmp_path / "report.json")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert time.monotonic() - started < 30
+    for q_uid, obj in clips.items():
+        assert_same_bytes(out / "videos" / f"{q_uid}.mp4", obj)
+    assert result.report is not None
+    assert set(result.report["failed"]) == {"questions.json", "subset_answers.json",
+                                            "uid_to_ego4d.json"}  # fmt: skip
+    assert "failed questions.json" in result.stderr
+
+
+def test_an_expired_map_is_exit_3_before_any_request(
+    s3_server: SeaweedServer, clips: dict[str, MirrorObject], http_server: ContentServer,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    """The links' expiry is a fact of the map: checked before the metadata host is asked."""
+    uid_to_url(s3_server, clips, tmp_path / "map.json", expired=True)
+    result = run_cli(["download", "egoschema", "--uid-to-url", str(tmp_path / "map.json"),
+                      "--metadata-url", http_server.base_url + "/", "-o", str(tmp_path / "es"),
+                      "-y"], capsys)  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "have expired" in result.stderr
+    assert http_server.requests == []
 
 
 def test_a_stale_link_fails_its_own_file_as_a_stale_link(

@@ -17,10 +17,11 @@ from ..errors import (
     ExpiredLinkError,
     ManifestError,
     TransferError,
+    UnreachableError,
     UnsafePathError,
     UsageError,
 )
-from ..model import FinishingStep, Plan, PlannedRun, RemoteFile
+from ..model import SIDE_FILE_TAG, FinishingStep, Plan, PlannedRun, RemoteFile
 from ..paths import safe_relative_path
 from ..resolve import check_link_expiry
 from ..sources import SourceRegistry
@@ -30,6 +31,9 @@ from . import Fetcher
 from .choices import check_choices
 
 ANSWER_CHOICES = range(5)
+# The benchmark's own files beside the clips: a failure of one fails the run at its end, never
+# the clips (the engine reads this tag).
+SIDE_FILE = {"part": "metadata", SIDE_FILE_TAG: "yes"}
 DRIVE_FOLDER_ID = "1SS0VVz8rML1e5gWq7D7VtP1oxE2UtmhQ"
 METADATA_FILES = ("questions.json", "subset_answers.json", "uid_to_ego4d.json")
 # Routes to the clips, in the order tried by default.
@@ -98,21 +102,32 @@ def read_questions(path: Path) -> tuple[list[RemoteFile], list[tuple[str, Egoget
 
 
 def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher) -> PlannedRun:
-    """The metadata beside the videos, and the clips by the first route that can be planned."""
+    """The clips by the first route that can be planned, and the metadata beside them.
+
+    Local facts come first: a map given by the user is read, and its links' expiry checked,
+    before any request. The metadata files are side files: fetched in the same run as the
+    clips, their failure named at the end (exit 1), never a reason to fetch no clip. Only the
+    drive-ids route needs one (questions.json) to plan, and is skipped with a note without it.
+    """
     routes = config.source or (["urls"] if config.uid_to_url else list(DEFAULT_ROUTES))
     check_choices("source", routes, ROUTES)
-    metadata = {}
-    if config.metadata or "drive-ids" in routes:
-        names = METADATA_FILES if config.metadata else ("questions.json",)
-        base = config.metadata_url.rstrip("/") + "/"
-        wanted = [RemoteFile(uri=base + n, dest=safe_relative_path(n)) for n in names]
-        metadata = fetcher.fetch(wanted)
+    user_map = None
+    if config.uid_to_url is not None and "urls" in routes:
+        user_map = read_uid_to_url(config.uid_to_url)
+        check_link_expiry(user_map[0], registry)
+    base = config.metadata_url.rstrip("/") + "/"
+    metadata = {
+        name: RemoteFile(uri=base + name, dest=safe_relative_path(name), tags=SIDE_FILE)
+        for name in METADATA_FILES
+    }
     notes: list[str] = []
     for position, route in enumerate(routes):
         try:
             finishing: list[FinishingStep] = []
             if route == "urls":
-                files, refused = read_uid_to_url(_uid_to_url_path(config, registry, fetcher))
+                files, refused = user_map or read_uid_to_url(
+                    _uid_to_url_path(config, registry, fetcher)
+                )
                 check_link_expiry(files, registry)
             elif route == "huggingface":
                 files, refused = _hf_archives(config, registry), []
@@ -123,13 +138,16 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
                 into = safe_relative_path("videos")
                 finishing = [Unpack(files[0].dest, into, strip_prefix=ARCHIVE_TOP_FOLDER)]
             else:
-                files, refused = read_questions(metadata["questions.json"])
-        except (ExpiredLinkError, TransferError, ManifestError) as exc:
+                questions = metadata["questions.json"]
+                files, refused = read_questions(fetcher.fetch([questions])[questions.dest])
+        except (ExpiredLinkError, TransferError, ManifestError, UnreachableError) as exc:
             if position == len(routes) - 1:
                 raise
             notes.append(f"route {route} unavailable: {exc.message}; trying {routes[position + 1]}")
             continue
         notes.append(f"clips by route {route}: {ROUTES[route]}")
+        if config.metadata:
+            files = [*files, *metadata.values()]
         return PlannedRun(Plan(files).share(config.shard_parts), refused, notes, finishing)
     raise AssertionError("unreachable: the last route raises")
 

@@ -47,7 +47,7 @@ from ..errors import (
     UnsafePathError,
 )
 from ..ledger import Ledger, VerifiedFile
-from ..model import RemoteFile
+from ..model import SIDE_FILE_TAG, RemoteFile
 from ..paths import destination_inside
 from ..retry import RetryPolicy
 from ..sources import Source, SourceRegistry
@@ -278,10 +278,10 @@ class Engine:
     def _open_file(self, file: RemoteFile, restarts: int) -> None:
         try:
             job = self._prepare(file, restarts)
-        except RUN_FATAL_ERRORS as exc:
-            self._fail_run(exc)
-            return
         except EgogetError as exc:
+            if _dooms_the_run(file, exc):
+                self._fail_run(exc)
+                return
             self._report_failure(file.dest, exc)
             return
         except OSError as exc:
@@ -525,7 +525,7 @@ class Engine:
         """Decide, under the job's lock, what one chunk's error means for its whole file."""
         if isinstance(error, Interrupted):
             job.state = _State.ABANDONED
-        elif isinstance(error, RUN_FATAL_ERRORS):
+        elif _dooms_the_run(job.file, error):
             job.state = _State.ABANDONED
             self._fail_run(error)
         elif isinstance(error, RemoteChangedError | IntegrityError):
@@ -634,6 +634,15 @@ class Engine:
         with self._lock:
             self._summary.failed[dest] = error
         self._emit(FileFailed(dest, error))
+
+
+def _dooms_the_run(file: RemoteFile, error: EgogetError) -> bool:
+    """Whether one file's error stops the run: credentials, a full disk, a server that cannot
+    be reached or trusted. For a side file (metadata beside the data) only a full disk does:
+    its own server failing fails it alone, named at the end."""
+    if not isinstance(error, RUN_FATAL_ERRORS):
+        return False
+    return isinstance(error, DiskFullError) or not file.tags.get(SIDE_FILE_TAG)
 
 
 def _hash_from_disk(fd: int, hasher: PartHasher, start: int, end: int) -> None:
