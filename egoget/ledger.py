@@ -82,14 +82,26 @@ class PartialFile:
 
 
 class Ledger:
-    def __init__(self, state_dir: Path):
-        state_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, state_dir: Path, snapshot: bool = False):
+        """The ledger of an output directory; ``snapshot``: an in-memory copy of it, or an
+        empty one, for a run that must leave no trace (--dry-run): nothing is written."""
         self.path = state_dir / LEDGER_FILE_NAME
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL survives a killed process; after a power loss the ETag/checksum check at publish
-        # catches any chunk whose bytes did not reach the disk.
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        if snapshot:
+            self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            if self.path.exists():
+                # immutable: no lock, -wal or -shm file is made beside it.
+                source = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True)
+                try:
+                    source.backup(self._db)
+                finally:
+                    source.close()
+        else:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL survives a killed process; after a power loss the ETag/checksum check at
+            # publish catches any chunk whose bytes did not reach the disk.
+            self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         # Verified records are committed in groups: one transaction per small file was the

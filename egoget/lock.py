@@ -24,14 +24,16 @@ class OutputLock:
         self._path = state_dir / LOCK_FILE_NAME
         self._fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self, wait: bool = False) -> None:
+        """``wait``: for a directory runs share (the manifest cache), take turns instead of
+        refusing the second one."""
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise unwritable_output(self._path.parent.parent, exc) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)

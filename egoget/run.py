@@ -5,9 +5,13 @@ This is the orchestration the CLI and the Python API share; it prints nothing.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
+import posixpath
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .adopt import adopt_existing, existing_files
 from .config import DatasetConfig, TransferConfig
-from .constants import STATE_DIR_NAME
+from .constants import LEDGER_FILE_NAME, PART_SUFFIX, STATE_DIR_NAME
 from .errors import (
     CREDENTIALS_HINT,
     AuthError,
@@ -28,6 +32,7 @@ from .errors import (
 from .ledger import Ledger, VerifiedFile
 from .lock import OutputLock
 from .model import ItemProgress, Plan, PlannedRun, RemoteFile, StartProgress, StepOutcome
+from .paths import SafeRelPath, safe_relative_path
 from .resolve import check_link_expiry, resolve_sizes
 from .sources import SourceRegistry, SourceSettings
 from .transfer.engine import Engine, TransferOptions
@@ -143,11 +148,23 @@ def diff_plan(plan: Plan, ledger: Ledger, output: Path, registry: SourceRegistry
         todo_bytes_known=sum(f.size or 0 for f in todo),
         present_bytes=sum(verified[f.dest].size for f in present),
         sizes_unknown=sum(1 for f in todo if f.size is None),
-        free_bytes=shutil.disk_usage(output).free,
+        free_bytes=shutil.disk_usage(_existing_parent(output)).free,
     )
 
 
-def _still_valid(record: VerifiedFile, identity: str, file: RemoteFile, output: Path) -> bool:
+def _existing_parent(path: Path) -> Path:
+    """The folder itself, or (a dry run, before it exists) its nearest existing parent."""
+    path = path.absolute()
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _still_valid(
+    record: VerifiedFile, identity: str, file: RemoteFile, output: Path, path: Path | None = None
+) -> bool:
+    """The record still answers for this file: same remote object, and the file on disk
+    (``path``, else under ``output``) untouched since it was verified."""
     if record.uri != identity:
         return False
     if file.size is not None and file.size != record.size:
@@ -155,23 +172,28 @@ def _still_valid(record: VerifiedFile, identity: str, file: RemoteFile, output: 
     if file.etag is not None and file.etag != record.etag:
         return False  # the remote changed since it was verified
     try:
-        st = os.stat(output / file.dest)
+        st = os.stat(path or output / file.dest)
     except OSError:
         return False
     return st.st_size == record.size and st.st_mtime_ns == record.mtime_ns
 
 
 class OutputSession:
-    """The output directory held for one run: its lock and ledger, and transfers into it."""
+    """The output directory held for one run: its lock and ledger, and transfers into it. A
+    dry run holds nothing and writes nothing: it reads a snapshot of the ledger."""
 
-    def __init__(self, config: TransferConfig, registry: SourceRegistry):
+    def __init__(self, config: TransferConfig, registry: SourceRegistry, shared: bool = False):
         self.config = config
         self.registry = registry
         self._lock = OutputLock(state_dir(config.output))
+        self._shared = shared  # a directory runs take turns on (the manifest cache)
         self._ledger: Ledger | None = None
 
     def __enter__(self) -> OutputSession:
-        self._lock.acquire()
+        if self.config.dry_run:
+            self._ledger = Ledger(state_dir(self.config.output), snapshot=True)
+            return self
+        self._lock.acquire(wait=self._shared)
         try:
             self._ledger = Ledger(state_dir(self.config.output))
         except BaseException:
@@ -269,7 +291,8 @@ def execute(
     """Plan, confirm, transfer, then the steps after the download (unpacking, cutting clips),
     in one session on the output directory. ``registry.settings.cancelled`` stops it."""
     cancelled = registry.settings.cancelled
-    ensure_output_dir(config.output)
+    if not config.dry_run:
+        ensure_output_dir(config.output)
     with OutputSession(config, registry) as session:
         planned = planner(session, hooks.emit, cancelled)
         for message in planned.notes:
@@ -359,9 +382,24 @@ def adopt_found(
     diff.mismatched = adoption.mismatched
 
 
+def manifest_cache() -> Path:
+    """Where a dry run keeps the manifests it plans from, for the real run to reuse:
+    $XDG_CACHE_HOME/egoget/manifests (~/.cache/egoget/manifests)."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(root) / "egoget" / "manifests"
+
+
+def _cached_name(file: RemoteFile, identity: str) -> SafeRelPath:
+    """A manifest's name in the cache: by its URI (the ETag is checked in the cache's ledger)."""
+    key = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    return safe_relative_path(f"{key}/{posixpath.basename(file.dest)}")
+
+
 class MetadataFetcher:
     """Fetches the small files a plan is made from (manifests, metadata) into the output
-    directory, verified and recorded like any other file; a changed remote is fetched again."""
+    directory, verified and recorded like any other file; a changed remote is fetched again.
+    A dry run fetches them into the manifest cache instead, and the real run takes them from
+    there when they are still current."""
 
     def __init__(self, session: OutputSession, emit: EventSink, cancelled: threading.Event):
         self._session = session
@@ -381,16 +419,68 @@ class MetadataFetcher:
                 f"access denied to {error.message.removeprefix('access denied to ')}",
                 hint=CREDENTIALS_HINT,
             ) from error
+        if session.config.dry_run:
+            return self._into_cache(resolution.files)
         diff = session.diff(Plan(resolution.files))
-        if diff.todo:
-            summary = session.transfer(diff.todo, self._emit, self._cancelled)
-            if summary.fatal is not None:
-                raise summary.fatal
-            if summary.interrupted:
-                raise Interrupted("interrupted while fetching manifests")
-            for error in summary.failed.values():
-                raise error
+        todo = self._from_cache(diff.todo)
+        if todo:
+            self._transfer(session, todo)
         return {file.dest: session.config.output / file.dest for file in files}
+
+    def _transfer(self, session: OutputSession, files: list[RemoteFile]) -> None:
+        summary = session.transfer(files, self._emit, self._cancelled)
+        if summary.fatal is not None:
+            raise summary.fatal
+        if summary.interrupted:
+            raise Interrupted("interrupted while fetching manifests")
+        for error in summary.failed.values():
+            raise error
+
+    def _into_cache(self, files: list[RemoteFile]) -> dict[str, Path]:
+        cache = manifest_cache()
+        registry = self._session.registry
+        named = {
+            file.dest: dataclasses.replace(
+                file, dest=_cached_name(file, registry.for_uri(file.uri).redact(file.uri))
+            )
+            for file in files
+        }
+        config = self._session.config.model_copy(update={"output": cache, "dry_run": False})
+        ensure_output_dir(cache)
+        with OutputSession(config, registry, shared=True) as cached:
+            todo = cached.diff(Plan(list(named.values()))).todo
+            if todo:
+                self._transfer(cached, todo)
+        return {dest: cache / file.dest for dest, file in named.items()}
+
+    def _from_cache(self, files: list[RemoteFile]) -> list[RemoteFile]:
+        """Copies the manifests a dry run left in the cache, where still current, into the
+        output; returns the ones still to fetch."""
+        cache = manifest_cache()
+        if not files or not (state_dir(cache) / LEDGER_FILE_NAME).exists():
+            return files
+        session = self._session
+        cached = Ledger(state_dir(cache), snapshot=True).verified_files()
+        todo = []
+        for file in files:
+            identity = session.registry.for_uri(file.uri).redact(file.uri)
+            record = cached.get(_cached_name(file, identity))
+            source = cache / _cached_name(file, identity)
+            if record is None or not _still_valid(record, identity, file, cache, source):
+                todo.append(file)
+                continue
+            target = session.config.output / file.dest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = target.with_name(target.name + PART_SUFFIX)
+            shutil.copyfile(source, part)
+            os.replace(part, target)
+            session.ledger.record_verified(
+                dataclasses.replace(
+                    record, dest=file.dest, mtime_ns=target.stat().st_mtime_ns,
+                    verified_at=time.time(),
+                ),
+            )  # fmt: skip
+        return todo
 
 
 def read_small_object(registry: SourceRegistry, uri: str, max_bytes: int = 1 << 20) -> bytes:

@@ -114,6 +114,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_server: Sea
             (name.startswith(("AWS_", "EGOGET_")) and name != "EGOGET_OFFICIAL_VENV")
             or name in _TLS_VARIABLES
             or name.lower().endswith("_proxy")
+            or name.startswith("XDG_")
         ):
             monkeypatch.delenv(name)
     home = tmp_path / "home"

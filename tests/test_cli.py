@@ -157,7 +157,7 @@ def test_dry_run_prints_the_plan_and_fetches_nothing(
     assert result.exit_code == 0, result.output
     consortium = [o for o in demo_objects if o.bucket == "ego4d-consortium-sharing"]
     assert f"{len(consortium)} files to fetch" in result.stderr
-    assert [p.name for p in out.iterdir()] == [".egoget"]
+    assert not out.exists()  # no trace: not even the folder or egoget's state in it
 
 
 def test_quiet_success_prints_nothing(
@@ -350,3 +350,28 @@ def test_the_report_is_written_even_when_the_options_are_wrong(
         assert result.exit_code == 2, result.output
         assert result.report is not None and result.report["exit_code"] == 2, args
         assert result.report["fatal"]
+
+
+def test_a_dry_run_leaves_no_trace_and_the_real_run_reuses_its_manifests(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    out = tmp_path / "ego4d"
+    dry = run_cli(["download", "ego4d", "--parts", "annotations", "-o", str(out), "--dry-run"],
+                  capsys)  # fmt: skip
+    assert dry.exit_code == 0, dry.output
+    assert not out.exists()
+    cached = list((Path.home() / ".cache" / "egoget" / "manifests").rglob("manifest.csv"))
+    assert len(cached) == 1
+    # Doctor the cached manifest to list one file, same size and mtime: the real run must take
+    # it from the cache rather than the network, so its plan shrinks to that one file.
+    manifest, mtime = cached[0], cached[0].stat().st_mtime_ns
+    rows = manifest.read_text().splitlines()
+    doctored = "\n".join(rows[:2]) + "\n"
+    manifest.write_text(doctored + "\n" * (manifest.stat().st_size - len(doctored)))
+    os.utime(manifest, ns=(mtime, mtime))
+    real = run_cli(["download", "ego4d", "--parts", "annotations", "-o", str(out), "-y"], capsys)
+    assert real.exit_code == 0, real.output
+    files = [p for p in (out / "v2" / "annotations").iterdir() if p.name != "manifest.ver"]
+    assert sorted(p.name for p in files) == sorted(
+        ["manifest.csv", rows[1].split(",")[1].rsplit("/", 1)[1]]
+    )
