@@ -9,7 +9,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,18 +192,6 @@ class Ledger:
             if dest in partials and index not in partials[dest].done_chunks:
                 partials[dest].chunk_progress[index] = int(done)
         return partials
-
-    def partials(self) -> Iterator[tuple[PartialFile, int]]:
-        """Each partial file with how many of its bytes are in finished chunks."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT p.dest, p.uri, p.size, p.validator, p.chunk_size, p.part_size, "
-                "COUNT(c.idx) FROM partials p LEFT JOIN chunks c ON c.dest = p.dest "
-                "GROUP BY p.dest ORDER BY p.dest"
-            ).fetchall()
-        for dest, uri, size, validator, chunk_size, part_size, done in rows:
-            partial = PartialFile(dest, uri, size, validator, chunk_size, part_size, {})
-            yield partial, min(partial.size, done * partial.chunk_size)
 
     def start_partial(
         self,

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .constants import STATE_DIR_NAME
+from .constants import PART_SUFFIX, STATE_DIR_NAME
 from .errors import IntegrityError, UsageError
 from .ledger import Ledger, VerifiedFile
+from .transfer.chunks import ChunkLayout
 from .transfer.verify import Check, Promise, parse_checks, verify
 
 
@@ -24,8 +25,11 @@ class VerifyReport:
 class OutputStatus:
     verified_files: int
     verified_bytes: int
-    partial_files: list[tuple[str, int, int]]  # dest, bytes in finished chunks, size
+    partial_files: list[tuple[str, int, int]]  # dest, bytes a rerun keeps, size
     last_verified_at: float | None
+    # Part files the ledger has no chunks of (a one-chunk file in flight when a run was killed):
+    # dest, bytes on disk; a rerun fetches them from the start.
+    unrecorded_parts: list[tuple[str, int]] = field(default_factory=list)
 
 
 def open_existing_ledger(output: Path) -> Ledger:
@@ -102,12 +106,25 @@ def output_status(output: Path) -> OutputStatus:
     ledger = open_existing_ledger(output)
     try:
         verified = ledger.verified_files()
-        partials = [(p.dest, done, p.size) for p, done in ledger.partials()]
+        partials = ledger.partial_files()
     finally:
         ledger.close()
+    resumable = []
+    for dest, partial in sorted(partials.items()):
+        # What a rerun keeps: finished chunks, and the checkpointed start of unfinished ones.
+        layout = ChunkLayout(partial.size, partial.chunk_size, partial.part_size)
+        done = sum(end - start for start, end in map(layout.bounds, partial.done_chunks))
+        done += sum(partial.chunk_progress.values())
+        resumable.append((dest, min(done, partial.size), partial.size))
+    others = []
+    for path in sorted(output.rglob(f"*{PART_SUFFIX}")):
+        dest = str(path.relative_to(output)).removesuffix(PART_SUFFIX)
+        if dest not in partials and STATE_DIR_NAME not in path.parts:
+            others.append((dest, path.stat().st_size))
     return OutputStatus(
         verified_files=len(verified),
         verified_bytes=sum(r.size for r in verified.values()),
-        partial_files=partials,
+        partial_files=resumable,
         last_verified_at=max((r.verified_at for r in verified.values()), default=None),
+        unrecorded_parts=others,
     )

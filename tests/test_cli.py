@@ -375,3 +375,17 @@ def test_a_dry_run_leaves_no_trace_and_the_real_run_reuses_its_manifests(
     assert sorted(p.name for p in files) == sorted(
         ["manifest.csv", rows[1].split(",")[1].rsplit("/", 1)[1]]
     )
+
+
+def test_status_lists_part_files_the_ledger_has_no_chunks_of(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    obj = first_video(demo_objects)
+    assert run_cli(["fetch", obj.uri, "-o", str(tmp_path)], capsys).exit_code == 0
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "clip.mp4.egoget-part").write_bytes(b"x" * 3000)  # a killed small file
+    result = run_cli(["status", "-o", str(tmp_path)], capsys)
+    assert result.exit_code == 0
+    assert "verified: 1 file, 3.0 MiB" in result.stdout
+    assert "partial: 1 file\n" in result.stdout
+    assert "sub/clip.mp4: 2.9 KiB in its part file, to be fetched again" in result.stdout

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from egoget.cli.render import human_bytes
 from tests.mirror.seed import MirrorObject
 
 from .conftest import assert_same_bytes, egoget_process, no_part_files, run_cli
@@ -131,10 +132,13 @@ def test_ctrl_c_exits_130_within_2_seconds_and_keeps_partial_work(
     assert (out / "large.mp4.egoget-part").exists()
     assert not (out / "large.mp4").exists(), "nothing partial is published under its final name"
 
-    status = run_cli(["status", "-o", str(out)], capsys)
-    assert "partial: 1 files" in status.stdout
     kept = finished_chunks(out)
     checkpointed = checkpointed_bytes(out)
+    # status counts exactly what a rerun keeps: finished chunks and checkpointed bytes.
+    status = run_cli(["status", "-o", str(out)], capsys)
+    assert "partial: 1 file\n" in status.stdout
+    kept_bytes = kept * CHUNK_MIB * MIB + checkpointed
+    assert f"large.mp4: {human_bytes(kept_bytes)} of" in status.stdout, status.stdout
     # Resuming with another --chunk-size-mib keeps the layout the finished chunks were cut with.
     rerun = run_cli(
         ["fetch", large_object.uri, "-o", str(out), "--chunk-size-mib", "16"],

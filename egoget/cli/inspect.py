@@ -61,11 +61,17 @@ def verify(output: Path, full: bool, quiet: bool) -> None:
 def status(output: Path) -> None:
     """Summarise what is verified and what is partially downloaded in an output directory."""
     st = output_status(output)
-    click.echo(f"verified: {st.verified_files} files, {human_bytes(st.verified_bytes)}")
+    files = "file" if st.verified_files == 1 else "files"
+    click.echo(f"verified: {st.verified_files} {files}, {human_bytes(st.verified_bytes)}")
     if st.last_verified_at is not None:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.last_verified_at))
         click.echo(f"last verified: {when}")
-    click.echo(f"partial: {len(st.partial_files)} files")
+    partial = len(st.partial_files) + len(st.unrecorded_parts)
+    click.echo(f"partial: {partial} {'file' if partial == 1 else 'files'}")
     for dest, done, size in st.partial_files[:MAX_FAILURES_SHOWN]:
         pct = 100 * done / size if size else 0
-        click.echo(f"  {dest}: {human_bytes(done)} of {human_bytes(size)} ({pct:.0f}%)")
+        click.echo(f"  {dest}: {human_bytes(done)} of {human_bytes(size)} ({pct:.0f}%) kept")
+    for dest, on_disk in st.unrecorded_parts[:MAX_FAILURES_SHOWN]:
+        click.echo(f"  {dest}: {human_bytes(on_disk)} in its part file, to be fetched again")
+    if partial > MAX_FAILURES_SHOWN:
+        click.echo(f"  ... and {partial - MAX_FAILURES_SHOWN} more")
