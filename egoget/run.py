@@ -245,7 +245,7 @@ def ensure_output_dir(output: Path) -> None:
 
 
 # Makes the plan inside the session: a dataset fetches its manifests through it first.
-Planner = Callable[["OutputSession", EventSink, threading.Event], PlannedRun]
+Planner = Callable[["OutputSession", "RunHooks", threading.Event], PlannedRun]
 
 
 def _ignore(*args: object) -> None:
@@ -263,6 +263,9 @@ class RunHooks:
 
     emit: EventSink = _ignore  # the engine's events, as they happen
     note: Callable[[str], None] = _ignore  # what planning wants the user to know
+    # The small files a plan is made from (manifests, metadata), as their fetch starts:
+    # printable URIs.
+    fetching: Callable[[list[str]], None] = _ignore
     # Sees the plan before any byte moves; False means the user declined.
     confirm: Callable[[PlanDiff], bool] | None = None
     step_progress: StartProgress = _no_item_progress  # items of a step after the download
@@ -294,7 +297,7 @@ def execute(
     if not config.dry_run:
         ensure_output_dir(config.output)
     with OutputSession(config, registry) as session:
-        planned = planner(session, hooks.emit, cancelled)
+        planned = planner(session, hooks, cancelled)
         for message in planned.notes:
             hooks.note(message)
         invalid: list[tuple[str, EgogetError]] = [
@@ -318,8 +321,8 @@ def execute(
 
 
 def dataset_planner(dataset: Dataset, config: DatasetConfig, registry: SourceRegistry) -> Planner:
-    def plan(session: OutputSession, emit: EventSink, cancelled: threading.Event) -> PlannedRun:
-        return dataset.plan(config, registry, MetadataFetcher(session, emit, cancelled))
+    def plan(session: OutputSession, hooks: RunHooks, cancelled: threading.Event) -> PlannedRun:
+        return dataset.plan(config, registry, MetadataFetcher(session, hooks, cancelled))
 
     return plan
 
@@ -401,13 +404,14 @@ class MetadataFetcher:
     A dry run fetches them into the manifest cache instead, and the real run takes them from
     there when they are still current."""
 
-    def __init__(self, session: OutputSession, emit: EventSink, cancelled: threading.Event):
+    def __init__(self, session: OutputSession, hooks: RunHooks, cancelled: threading.Event):
         self._session = session
-        self._emit = emit
+        self._hooks = hooks
         self._cancelled = cancelled
 
     def fetch(self, files: list[RemoteFile]) -> dict[str, Path]:
         session = self._session
+        self._hooks.fetching([session.registry.for_uri(f.uri).redact(f.uri) for f in files])
         resolution = resolve_sizes(files, session.registry, session.config.procs)
         for file, error in resolution.missing:
             raise ManifestError(
@@ -428,7 +432,7 @@ class MetadataFetcher:
         return {file.dest: session.config.output / file.dest for file in files}
 
     def _transfer(self, session: OutputSession, files: list[RemoteFile]) -> None:
-        summary = session.transfer(files, self._emit, self._cancelled)
+        summary = session.transfer(files, self._hooks.emit, self._cancelled)
         if summary.fatal is not None:
             raise summary.fatal
         if summary.interrupted:

@@ -20,7 +20,8 @@ from .egoschema import egoschema_group
 from .fetch import fetch
 from .inspect import status, verify
 from .prepare import prepare
-from .render import err, show_error, write_report
+from .progress import JsonEvents
+from .render import err, report_fields, show_error, write_report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -48,21 +49,25 @@ def debug_enabled() -> bool:
 
 
 def stopped(args: list[str], error: EgogetError, code: ExitCode | None = None) -> NoReturn:
-    """A run that ended on an error: its --report says so (scripts read it on every exit
-    path), then the exit code."""
+    """A run that ended on an error: its --report and its json summary event say so (scripts
+    read them on every exit path), then the exit code."""
     exit_code = code if code is not None else error.exit_code
-    write_report(requested_report(args), None, None, error=error, exit_code=exit_code)
+    report = report_fields(None, None, error=error, exit_code=exit_code)
+    if typed_option(args, "--progress") == "json":
+        JsonEvents().write("summary", **report)
+    report_file = typed_option(args, "--report")
+    write_report(Path(report_file) if report_file else None, report)
     sys.exit(exit_code)
 
 
-def requested_report(args: list[str]) -> Path | None:
-    """--report FILE from the command line as typed: read here too, so that a run stopped
-    before its options were parsed (an unknown option) still writes one."""
+def typed_option(args: list[str], name: str) -> str | None:
+    """An option's value from the command line as typed: read here too, so that a run stopped
+    before its options were parsed (an unknown option) still honours --report and --progress."""
     for index, arg in enumerate(args):
-        if arg == "--report" and index + 1 < len(args):
-            return Path(args[index + 1])
-        if arg.startswith("--report="):
-            return Path(arg.partition("=")[2])
+        if arg == name and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith(f"{name}="):
+            return arg.partition("=")[2]
     return None
 
 

@@ -14,8 +14,7 @@ from ..errors import UsageError
 from ..run import dataset_planner, source_registry
 from .catalogue import show_release_parts
 from .options import config_option, dataset_options, merged_values, transfer_options
-from .render import note
-from .runner import run_and_exit
+from .runner import Display, run_and_exit
 
 EXAMPLES = {
     "ego4d": [
@@ -56,20 +55,13 @@ def run_download(ctx: click.Context, dataset: Dataset, params: dict[str, Any]) -
     if values.get("output") is None:
         raise UsageError("no output directory given", hint="pass -o DIR (or --output_directory)")
     config = build_config(model, canonical_keys(model, values), "options")
-    quiet = bool(params.get("quiet"))
-    registry = source_registry(config, None if quiet else note)
+    display = Display(params, ask_first=not config.yes and not config.dry_run)
+    registry = source_registry(config, display.note)
     if getattr(config, "list_datasets", False):
         # The official CLI's --list-datasets: the release's parts instead of a download.
         show_release_parts(registry, getattr(config, "version", ""))
         return
-    run_and_exit(
-        config,
-        registry,
-        dataset_planner(dataset, config, registry),
-        quiet,
-        params.get("report_file"),
-        ask_first=not config.yes and not config.dry_run,
-    )
+    run_and_exit(config, registry, dataset_planner(dataset, config, registry), display)
 
 
 def dataset_command(dataset: Dataset) -> click.Command:

@@ -13,8 +13,8 @@ from ..errors import UsageError
 from ..model import PlannedRun
 from ..run import plural, source_registry
 from .options import merged_values, transfer_options
-from .render import err, note
-from .runner import run_and_exit
+from .render import err
+from .runner import Display, run_and_exit
 
 
 @click.command()
@@ -47,12 +47,10 @@ def fetch(ctx: click.Context, /, **params: Any) -> None:
         raise UsageError("no output directory given", hint="pass -o DIR (or --output_directory)")
     config = build_config(FetchConfig, values, "options")
     entries = fetch_entries(config)
-    quiet = bool(params.get("quiet"))
-    registry = source_registry(config, None if quiet else note)
-    if not quiet:
+    display = Display(params, ask_first=False)
+    registry = source_registry(config, display.note)
+    if not display.quiet:
         err(f"planning {len(entries)} {plural(len(entries), 'entry', 'entries')} ...")
     # Listed before the output directory is touched: a bad URI leaves nothing behind.
     planned = PlannedRun(*plan_uris(entries, registry))
-    run_and_exit(
-        config, registry, lambda *_: planned, quiet, params.get("report_file"), ask_first=False
-    )
+    run_and_exit(config, registry, lambda *_: planned, display)

@@ -14,6 +14,7 @@ import click
 from pydantic import BaseModel
 
 from ..config import IoMode, canonical_keys, load_json_config
+from .progress import PROGRESS_MODES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -155,6 +156,16 @@ def transfer_options(command: F) -> F:
             "names, malformed manifest rows); the run then exits 1.",
         ),
         click.option("-q", "--quiet", is_flag=True, help="Print only errors and failures."),
+        click.option(
+            "--progress",
+            type=click.Choice(PROGRESS_MODES),
+            default="auto",
+            show_default=True,
+            help="How progress is shown: a bar on a terminal, log lines otherwise (auto); "
+            "json: one JSON event per line on stdout for programs (plan, file_started, "
+            "progress, retry, file_done, file_failed, summary; see the README), people's "
+            "messages stay on stderr; none: no progress, messages only.",
+        ),
         click.option(
             "--report",
             "report_file",
@@ -353,7 +364,7 @@ def dataset_options(options: dict[str, str | None]) -> Callable[[F], F]:
     return decorate
 
 
-_CLI_ONLY = {"config_file", "quiet", "report_file"}
+_CLI_ONLY = {"config_file", "quiet", "progress", "report_file"}
 
 
 def merged_values(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -105,8 +106,9 @@ def print_summary(result: RunResult, registry: SourceRegistry, quiet: bool) -> N
         show_error(s.fatal)
     rate = s.bytes_received / s.elapsed_s if s.elapsed_s > 0 else 0.0
     if not quiet or s.failed or s.fatal or s.interrupted:
-        click.echo(
-            f"egoget: {s.files_done} {plural(s.files_done, 'file', 'files')} verified "
+        # On stderr with every other message: stdout is for data (--progress json).
+        err(
+            f"{s.files_done} {plural(s.files_done, 'file', 'files')} verified "
             f"({human_bytes(s.bytes_done)}), {len(result.diff.present)} already present, "
             f"{len(s.failed)} failed; received {human_bytes(s.bytes_received)} in "
             f"{s.elapsed_s:.1f} s ({human_bytes(rate)}/s)"
@@ -125,22 +127,20 @@ def print_summary(result: RunResult, registry: SourceRegistry, quiet: bool) -> N
         err("rerun the same command to retry the failed files; finished ones are kept")
 
 
-def write_report(
-    path: Path | None,
+def report_fields(
     result: RunResult | None,
     registry: SourceRegistry | None,
     error: EgogetError | None = None,
     exit_code: ExitCode | None = None,
-) -> None:
-    """The --report file, on every way a run ends: a run that stopped before its plan was made
-    (a usage, credential or network error) says so with what is known."""
-    if path is None:
-        return
+) -> dict[str, Any]:
+    """How a run ended, for scripts (the --report file, the json progress's summary event), on
+    every way it ends: a run that stopped before its plan was made (a usage, credential or
+    network error) says so with what is known."""
     s = result.summary if result is not None else None
     fatal = error or (s.fatal if s is not None else None)
     code = exit_code if exit_code is not None else result.exit_code if result else ExitCode.OK
     diff = result.diff if result is not None else None
-    report = {
+    return {
         "exit_code": int(code),
         "files_planned": len(diff.todo) + len(diff.present) if diff else 0,
         "files_present": len(diff.present) if diff else 0,
@@ -160,6 +160,11 @@ def write_report(
         "elapsed_s": round(s.elapsed_s, 3) if s else 0.0,
         "hedged_ranges": s.hedged_ranges if s else 0,
     }
+
+
+def write_report(path: Path | None, report: dict[str, Any]) -> None:
+    if path is None:
+        return
     try:
         path.write_text(json.dumps(report, indent=2) + "\n")
     except OSError as exc:

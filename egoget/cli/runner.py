@@ -11,17 +11,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from ..config import TransferConfig
 from ..errors import ExitCode, UsageError
 from ..model import ItemProgress, StepOutcome
-from ..run import InvalidEntriesError, PlanDiff, Planner, RunHooks, RunResult, execute
+from ..run import (
+    InvalidEntriesError,
+    PlanDiff,
+    Planner,
+    RunHooks,
+    RunResult,
+    execute,
+    plural,
+)
 from ..sources import SourceRegistry
 from ..transfer.events import Event
-from .progress import Progress, TransferView, item_view, progress_mode
+from .progress import JsonEvents, Progress, TransferView, item_view, progress_mode
 from .render import (
     MAX_FAILURES_SHOWN,
     err,
@@ -29,6 +37,7 @@ from .render import (
     note,
     print_plan,
     print_summary,
+    report_fields,
     show_refused,
     write_report,
 )
@@ -63,11 +72,16 @@ def confirm_download(diff: PlanDiff) -> bool:
     return click.confirm(f"Download {human_bytes(diff.todo_bytes_known)}?", default=True)
 
 
-class _Display:
-    """The run's hooks, drawn on stderr: the plan, then transfer progress, then each step's."""
+class Display:
+    """How a run shows itself (-q, --progress, --report) and its hooks: the files a plan is made
+    from, the plan, transfer progress, each step's, the summary; people on stderr, programs
+    on stdout with --progress json."""
 
-    def __init__(self, quiet: bool, ask_first: bool):
-        self._quiet = quiet
+    def __init__(self, params: dict[str, Any], ask_first: bool):
+        self.quiet = bool(params.get("quiet"))
+        self.mode = progress_mode(self.quiet, params.get("progress") or "auto")
+        self.report_file: Path | None = params.get("report_file")
+        self.events = JsonEvents() if self.mode == "json" else None
         self._ask_first = ask_first
         self._transfer: TransferView | None = None
         self._steps: list[Progress] = []
@@ -75,19 +89,44 @@ class _Display:
     def hooks(self) -> RunHooks:
         return RunHooks(
             emit=self._emit,
-            note=note if not self._quiet else lambda message: None,
+            note=self.note,
+            fetching=self._fetching,
             confirm=self._confirm,
             step_progress=self._step_progress,
             step_done=self._step_done,
         )
 
+    def note(self, message: str) -> None:
+        if self.events is not None:
+            self.events.write("note", message=message)
+        if not self.quiet:
+            note(message)
+
+    def _fetching(self, uris: list[str]) -> None:
+        if self.events is not None:
+            self.events.write("fetching", uris=uris)
+        if not self.quiet:
+            shown = ", ".join(uris[:3]) + (f" and {len(uris) - 3} more" if len(uris) > 3 else "")
+            err(f"fetching {len(uris)} {plural(len(uris), 'file', 'files')} to plan from: {shown}")
+
+    def show_plan(self, diff: PlanDiff) -> None:
+        if self.events is not None:
+            self.events.write(
+                "plan", files=len(diff.todo), bytes=diff.todo_bytes_known,
+                sizes_unknown=diff.sizes_unknown, present=len(diff.present),
+                present_bytes=diff.present_bytes, adopted=diff.adopted,
+                fetched_again=dict(diff.mismatched), free_bytes=diff.free_bytes,
+            )  # fmt: skip
+        print_plan(diff, self.quiet)
+
     def _confirm(self, diff: PlanDiff) -> bool:
-        print_plan(diff, self._quiet)
+        self.show_plan(diff)
         if self._ask_first and diff.todo and not confirm_download(diff):
             return False
         unknown: set[str] = {f.dest for f in diff.todo if f.size is None}
-        mode = progress_mode(self._quiet)
-        self._transfer = TransferView(len(diff.todo), diff.todo_bytes_known, unknown, mode)
+        self._transfer = TransferView(
+            len(diff.todo), diff.todo_bytes_known, unknown, self.mode, self.events
+        )
         return True
 
     def _emit(self, event: Event) -> None:
@@ -95,20 +134,31 @@ class _Display:
             self._transfer(event)
 
     def _step_progress(self, total: int, unit: str) -> ItemProgress:
-        progress, item_done = item_view(total, unit, progress_mode(self._quiet))
+        progress, item_done = item_view(total, unit, self.mode, self.events)
         self._steps.append(progress)
         return item_done
 
     def _step_done(self, outcome: StepOutcome) -> None:
         self._close_steps()
+        if self.events is not None:
+            failed = [[name, error.message] for name, error in outcome.failed]
+            self.events.write("step_done", summary=outcome.summary, failed=failed)
         if not outcome.failures_shown:
             for name, error in outcome.failed[:MAX_FAILURES_SHOWN]:
                 err(f"failed {name}: {error}")
-        err(outcome.summary)
+        if not self.quiet or outcome.failed:
+            err(outcome.summary)
 
     def _close_steps(self) -> None:
         while self._steps:
             self._steps.pop().close()
+
+    def finish(self, report: dict[str, Any]) -> None:
+        """The run's last word for programs: its report, as the --report file and the
+        ``summary`` event."""
+        if self.events is not None:
+            self.events.write("summary", **report)
+        write_report(self.report_file, report)
 
     def close(self) -> None:
         if self._transfer is not None:
@@ -117,12 +167,7 @@ class _Display:
 
 
 def run_and_exit(
-    config: TransferConfig,
-    registry: SourceRegistry,
-    planner: Planner,
-    quiet: bool,
-    report_file: Path | None,
-    ask_first: bool,
+    config: TransferConfig, registry: SourceRegistry, planner: Planner, display: Display
 ) -> NoReturn:
     """One download with everything a person or a script sees of it; exits with its code.
     The --report is written however the run ends."""
@@ -132,7 +177,6 @@ def run_and_exit(
             "path can read and alter what this run downloads"
         )
     cancelled = registry.settings.cancelled
-    display = _Display(quiet, ask_first)
     try:
         with stop_on_signals(cancelled) as received:
             try:
@@ -145,7 +189,7 @@ def run_and_exit(
     if received:
         result.signal_exit = received[0]
     if config.dry_run:
-        print_plan(result.diff, quiet=False)
-    print_summary(result, registry, quiet)
-    write_report(report_file, result, registry)
+        display.show_plan(result.diff)
+    print_summary(result, registry, display.quiet)
+    display.finish(report_fields(result, registry))
     sys.exit(int(result.exit_code))
