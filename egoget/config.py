@@ -28,6 +28,7 @@ from .constants import (
     default_encoders,
 )
 from .errors import ConfigError
+from .shards import Shard, parse_shard
 from .userfiles import read_json_object, read_uid_file
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -141,22 +142,15 @@ class FetchConfig(TransferConfig):
     from_file: UserPath | None = None
 
 
-_SHARD = re.compile(r"^(\d+)/(\d+)$")
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """'2/8' -> (2, 8): this machine's share, counted from 1, of a plan split N ways."""
-    match = _SHARD.match(text.strip())
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise ValueError(f"not a shard: {text!r} (write K/N with 1 <= K <= N, e.g. 3/8)")
-    return int(match.group(1)), int(match.group(2))
-
-
 class DatasetConfig(TransferConfig):
     """Options of every `egoget download DATASET`."""
 
     dataset: str
-    shard: str | None = Field(None, description="K/N: this machine's share of the plan")
+    shard: str | None = Field(
+        None,
+        description="K/N: this machine's share of the plan; auto: from a Slurm job array or a "
+        "Kubernetes Indexed Job",
+    )
 
     @field_validator("shard")
     @classmethod
@@ -166,8 +160,8 @@ class DatasetConfig(TransferConfig):
         return value
 
     @property
-    def shard_parts(self) -> tuple[int, int] | None:
-        """(K, N) of --shard K/N, or None for the whole plan."""
+    def this_shard(self) -> Shard | None:
+        """This machine's share (--shard K/N or auto), or None for the whole plan."""
         return parse_shard(self.shard) if self.shard else None
 
 

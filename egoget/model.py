@@ -4,7 +4,6 @@ resumable on its own)."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Protocol
 
 from .errors import EgogetError
 from .paths import SafeRelPath
+from .shards import Shard
 
 # Called once per finished item (the item's name, and its error if it failed).
 ItemProgress = Callable[[str, "EgogetError | None"], None]
@@ -70,19 +70,17 @@ class RemoteFile:
 @dataclass
 class Plan:
     files: list[RemoteFile]
+    # Of a sharded plan: this machine's share, and the known bytes of every share (1..N).
+    shard: Shard | None = None
+    share_bytes: list[int] = field(default_factory=list)
 
-    def share(self, shard: tuple[int, int] | None) -> Plan:
-        """Share K (1..N) of a split into N disjoint parts that together cover the plan, or the
-        whole plan for None. It depends only on each file's destination, so every machine of a
-        job array computes the same split from the same manifests, in any order."""
+    def share(self, shard: Shard | None) -> Plan:
+        """This machine's share of the plan (``egoget.shards``), or the whole plan for None."""
         if shard is None:
             return self
-        index, count = shard
-        return Plan([f for f in self.files if _shard_of(f.dest, count) == index - 1])
-
-
-def _shard_of(dest: str, count: int) -> int:
-    return int.from_bytes(hashlib.sha1(dest.encode()).digest()[:8], "big") % count
+        shares = shard.split(self.files)
+        share_bytes = [sum(f.size or 0 for f in files) for files in shares]
+        return Plan(shares[shard.index - 1], shard, share_bytes)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from .lock import OutputLock
 from .model import ItemProgress, Plan, PlannedRun, RemoteFile, StartProgress, StepOutcome
 from .paths import SafeRelPath, safe_relative_path
 from .resolve import check_link_expiry, resolve_sizes
+from .shards import Shard
 from .sources import SourceRegistry, SourceSettings
 from .transfer.engine import Engine, TransferOptions
 from .transfer.events import EventSink, TransferSummary
@@ -61,6 +62,9 @@ class PlanDiff:
     mismatched: dict[str, str] = field(default_factory=dict)
     # In a dry run: files on disk that a real run would check before fetching anything.
     unchecked_on_disk: int = 0
+    # Of a sharded plan: this machine's share, and the known bytes of every share (1..N).
+    shard: Shard | None = None
+    share_bytes: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -149,6 +153,8 @@ def diff_plan(plan: Plan, ledger: Ledger, output: Path, registry: SourceRegistry
         present_bytes=sum(verified[f.dest].size for f in present),
         sizes_unknown=sum(1 for f in todo if f.size is None),
         free_bytes=shutil.disk_usage(_existing_parent(output)).free,
+        shard=plan.shard,
+        share_bytes=plan.share_bytes,
     )
 
 

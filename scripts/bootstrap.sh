@@ -25,10 +25,13 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 # From Debian's packages when this shell may install them; otherwise the tests that need them
 # are skipped, with a reason: ffmpeg for `egoget prepare egovlp`, `--cut-clips` and their
-# tests; tinyproxy, a real forward proxy for the network tests.
+# tests; tinyproxy, a real forward proxy for the network tests; slurm-wlm and munge, a real
+# single-node cluster for the job-array test of scripts/slurm_sharded_download.sh.
 missing=""
 command -v ffmpeg >/dev/null 2>&1 || missing="$missing ffmpeg"
 command -v tinyproxy >/dev/null 2>&1 || missing="$missing tinyproxy"
+command -v slurmctld >/dev/null 2>&1 || missing="$missing slurm-wlm"
+command -v munged >/dev/null 2>&1 || missing="$missing munge"
 if [ -n "$missing" ]; then
   apt_get=""
   if [ "$(id -u)" = 0 ]; then apt_get="apt-get"

@@ -17,12 +17,14 @@ from tests.mirror.seed import MirrorObject, object_bytes, seed_object
 
 from .httpserver import ContentServer
 from .proxy import PROXY_ONLY_HOST, Tinyproxy, proxy_unavailable_reason
+from .slurm import SlurmCluster, slurm_unavailable_reason
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 # Read before any test's environment is isolated: CI sets it, so there a skip is a failure.
 _REQUIRE_PROXY = bool(os.environ.get("EGOGET_TESTS_REQUIRE_PROXY"))
+_REQUIRE_SLURM = bool(os.environ.get("EGOGET_TESTS_REQUIRE_SLURM"))
 # Set on this machine for every process; each test that touches TLS sets them itself.
 _TLS_VARIABLES = frozenset(
     {"REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "NIX_SSL_CERT_FILE"}
@@ -145,6 +147,21 @@ def forward_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tinyprox
         yield proxy
     finally:
         proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+    """A single-node Slurm cluster of the machine's CPUs, jobs run as root."""
+    reason = slurm_unavailable_reason()
+    if reason is not None:
+        if _REQUIRE_SLURM:
+            pytest.fail(f"the Slurm tests must run here: {reason}")
+        pytest.skip(reason)
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm")).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")

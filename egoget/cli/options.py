@@ -337,8 +337,10 @@ DATASET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "shard": (
         ("--shard",),
         {
-            "help": "K/N: download only share K of N disjoint shares of the plan (one per "
-            "machine of a job array); all N together download everything."
+            "help": "K/N: download only share K of N disjoint shares of the plan, balanced "
+            "by bytes (one per machine); all N together download everything. auto: K and N "
+            "from a Slurm job array or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX with "
+            "EGOGET_SHARD_COUNT)."
         },
     ),
     "yes": (

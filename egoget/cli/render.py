@@ -10,6 +10,7 @@ import click
 
 from ..errors import EgogetError, ExitCode
 from ..run import PlanDiff, RunResult, plural
+from ..shards import Shard
 from ..sources import SourceRegistry
 from ..sources.http import redact_url
 
@@ -69,6 +70,8 @@ def print_plan(diff: PlanDiff, quiet: bool) -> None:
         f"({sizes}{unknown}), {len(diff.present)} already present "
         f"({human_bytes(diff.present_bytes)}{adopted})"
     )
+    if diff.shard is not None:
+        show_shares(diff.shard, diff.share_bytes)
     for dest, why in list(diff.mismatched.items())[:MAX_FAILURES_SHOWN]:
         err(f"  on disk but fetched again: {dest}: {why}")
     if diff.unchecked_on_disk:
@@ -93,6 +96,15 @@ def print_plan(diff: PlanDiff, quiet: bool) -> None:
             f"warning: the plan needs {human_bytes(diff.todo_bytes_known)} but only "
             f"{human_bytes(diff.free_bytes)} is free in the output directory"
         )
+
+
+def show_shares(shard: Shard, share_bytes: list[int]) -> None:
+    mean = sum(share_bytes) / len(share_bytes) if share_bytes else 0
+    balance = f"; largest share {max(share_bytes) / mean:.3f}x the mean" if mean else ""
+    err(f"  share {shard} of the plan (balanced by bytes{balance}):")
+    shown = [f"{k}: {human_bytes(b)}" for k, b in enumerate(share_bytes, start=1)]
+    for start in range(0, len(shown), 8):
+        err("    " + ", ".join(shown[start : start + 8]))
 
 
 def print_summary(result: RunResult, registry: SourceRegistry, quiet: bool) -> None:

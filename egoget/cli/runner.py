@@ -116,6 +116,7 @@ class Display:
                 sizes_unknown=diff.sizes_unknown, present=len(diff.present),
                 present_bytes=diff.present_bytes, adopted=diff.adopted,
                 fetched_again=dict(diff.mismatched), free_bytes=diff.free_bytes,
+                shard=str(diff.shard) if diff.shard else None, share_bytes=diff.share_bytes,
             )  # fmt: skip
         print_plan(diff, self.quiet)
 

@@ -65,7 +65,7 @@ def plan_run(config: Ego2ExoConfig, registry: SourceRegistry, fetcher: Fetcher) 
         files += metadata
         refused += refused_metadata
         notes.append(note)
-    return PlannedRun(Plan(files).share(config.shard_parts), refused, notes)
+    return PlannedRun(Plan(files).share(config.this_shard), refused, notes)
 
 
 def _metadata(

@@ -30,6 +30,7 @@ from ..errors import (
 from ..model import Plan, PlannedRun, RemoteFile
 from ..paths import SafeRelPath, safe_relative_path
 from ..resolve import resolve_sizes
+from ..shards import Shard
 from ..sources import SourceRegistry
 from ..sources.s3 import S3Source
 from . import Fetcher
@@ -386,7 +387,7 @@ def plan_run(config: Ego4dConfig, registry: SourceRegistry, fetcher: Fetcher) ->
     chosen = plan_download(
         selection, config.metadata, fetcher, config.manifest, config.manifest_override_path
     )
-    run = resolved_run(Plan(chosen.files).share(config.shard_parts), chosen, registry, config.procs)
+    run = resolved_run(chosen, registry, config.procs, config.this_shard)
     run.notes[:0] = names.notes
     if config.bypass_version_check or config.skip_s3_checks:
         run.notes.append(
@@ -397,21 +398,30 @@ def plan_run(config: Ego4dConfig, registry: SourceRegistry, fetcher: Fetcher) ->
     return run
 
 
-def resolved_run(plan: Plan, chosen: Ego4dPlan, registry: SourceRegistry, procs: int) -> PlannedRun:
+def resolved_run(
+    chosen: Ego4dPlan, registry: SourceRegistry, procs: int, shard: Shard | None
+) -> PlannedRun:
     """The run of this machine's share of the chosen files, with their sizes from the buckets.
-    Sizes are resolved after sharding, so each machine of a job array asks only for its own."""
-    resolution = resolve_sizes(plan.files, registry, procs)
-    refused = chosen.refused + [(f.uri, e) for f, e in resolution.missing + resolution.denied]
+    Every machine of a job array resolves every size (one listing per folder) to split the
+    plan by bytes; a file that could not be sized belongs to the share its name hashes to."""
+    resolution = resolve_sizes(chosen.files, registry, procs)
+    plan = Plan(resolution.files).share(shard)
+    missing, denied = (
+        [(f, e) for f, e in lost if shard is None or shard.holds_unsized(f.dest)]
+        for lost in (resolution.missing, resolution.denied)
+    )
+    refused = chosen.refused + [(f.uri, e) for f, e in missing + denied]
     notes = list(chosen.notes)
-    if resolution.denied:
-        by_university = Counter(f.tags.get("university", "?") for f, _ in resolution.denied)
+    if denied:
+        by_university = Counter(f.tags.get("university", "?") for f, _ in denied)
         shown = ", ".join(f"{name} ({n} files)" for name, n in sorted(by_university.items()))
         notes.append(
             f"no access to the buckets of {len(by_university)} universities: {shown}; their "
             "files are skipped and the run will exit 1. Your licence may not cover them, or "
             "your keys may have expired (Ego4D keys expire 14 days after approval)."
         )
-    return PlannedRun(Plan(resolution.files), refused, notes, records=version_files(plan.files))
+    records = version_files(plan.files + [f for f, _ in missing + denied])
+    return PlannedRun(plan, refused, notes, records=records)
 
 
 VERSION_FILE_NAME = "manifest.ver"  # download.py:27

@@ -113,11 +113,11 @@ def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetch
     if absent:
         notes.append(f"not in the {config.version} annotations manifest: {', '.join(absent)}")
     chosen = ego4d.Ego4dPlan(files, [], notes)
-    run = ego4d.resolved_run(Plan(files).share(config.shard_parts), chosen, registry, config.procs)
+    run = ego4d.resolved_run(chosen, registry, config.procs, config.this_shard)
     run.records = ()  # data/ is the baselines' layout, not the official CLI's: no manifest.ver
     if config.checkpoints:
         checkpoints, refused = asset_files([SOCIAL_CHECKPOINTS], registry)
-        run.plan.files += Plan(checkpoints).share(config.shard_parts).files
+        run.plan.files += Plan(checkpoints).share(config.this_shard).files
         run.refused += refused
     if config.cut_clips:
         run.finishing.append(CutClips(cut_from, config.cut_procs, config.branch))

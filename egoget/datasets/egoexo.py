@@ -309,7 +309,7 @@ def plan_run(
         "its manifest: downloading what the manifest lists"
         for part in extra
     ]
-    return PlannedRun(Plan(files).share(config.shard_parts), refused, notes)
+    return PlannedRun(Plan(files).share(config.this_shard), refused, notes)
 
 
 def describe() -> list[tuple[str, list[str]]]:

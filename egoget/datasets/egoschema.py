@@ -148,7 +148,7 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
         notes.append(f"clips by route {route}: {ROUTES[route]}")
         if config.metadata:
             files = [*files, *metadata.values()]
-        return PlannedRun(Plan(files).share(config.shard_parts), refused, notes, finishing)
+        return PlannedRun(Plan(files).share(config.this_shard), refused, notes, finishing)
     raise AssertionError("unreachable: the last route raises")
 
 

@@ -110,7 +110,7 @@ def plan_run(config: EgoVlpConfig, registry: SourceRegistry, fetcher: Fetcher) -
     planned = {file.dest for file in files}
     links = tuple((link, target) for link, target in README_LINKS.items() if target in planned)
     finishing: list[FinishingStep] = [RelativeLinks(links)] if links else []
-    return PlannedRun(Plan(files).share(config.shard_parts), refused, finishing=finishing)
+    return PlannedRun(Plan(files).share(config.this_shard), refused, finishing=finishing)
 
 
 @dataclass(frozen=True)
