@@ -68,7 +68,8 @@ def parse_rate(text: str) -> int:
 class TransferConfig(BaseModel):
     """How bytes move: shared by every command that downloads."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Validators are built when a model is first used: a run uses one of the nine.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     output: UserPath = Field(
         description="Output directory; egoget keeps its state in OUTPUT/.egoget",

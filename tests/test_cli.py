@@ -32,7 +32,10 @@ def test_each_dataset_download_shows_its_own_options_only(
     assert result.exit_code == 0, result.output
     assert f"Usage: egoget download {name}" in result.stdout
     assert "--output" in result.stdout and "--proxy" in result.stdout  # the shared ones
-    command = cli.commands["download"].get_command(None, name)  # type: ignore[attr-defined]
+    download = cli.get_command(click.Context(cli), "download")
+    assert isinstance(download, click.Group)
+    command = download.get_command(click.Context(download), name)
+    assert command is not None
     own = {p.name for p in command.params if isinstance(p, click.Option)}
     for option in command.params:
         assert option.help, f"download {name} {option.opts} has no help text"

@@ -13,12 +13,14 @@ from boto3.s3.transfer import TransferConfig
 
 from egoget.config import IoMode
 from egoget.transfer.diskio import (
+    AUTO_DIRECT_MIN_FILE_BYTES,
     DIRECT_IO_ALIGN_BYTES,
     PartWriter,
     aligned_read_size,
+    direct_io_min_size,
+    direct_io_pays,
     filesystem_type,
     open_direct,
-    use_direct_io,
 )
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import ensure_bucket, object_bytes
@@ -197,5 +199,31 @@ def test_filesystem_type_is_read_from_mountinfo_by_device_number() -> None:
 
 
 def test_explicit_modes_override_the_automatic_choice(tmp_path: Path) -> None:
-    assert use_direct_io(IoMode.BUFFERED, tmp_path) is False
-    assert use_direct_io(IoMode.DIRECT, tmp_path) is hasattr(os, "O_DIRECT")
+    assert direct_io_min_size(IoMode.BUFFERED, tmp_path) is None
+    direct = DIRECT_IO_ALIGN_BYTES if hasattr(os, "O_DIRECT") else None
+    assert direct_io_min_size(IoMode.DIRECT, tmp_path) == direct
+
+
+@needs_o_direct
+def test_auto_writes_videos_directly_and_small_files_through_the_cache(
+    s3_server: SeaweedServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A small file's direct write waits for the device; a video's saves copying into a cache
+    it would only flush."""
+    if not (direct_io_pays(tmp_path) and direct_io_works_in(tmp_path)):
+        pytest.skip(f"auto does not write directly on the filesystem of {tmp_path}")
+    client = s3_server.client()
+    ensure_bucket(client, BUCKET)
+    sizes = {"mixed/small.bin": 300_000, "mixed/video.mp4": AUTO_DIRECT_MIN_FILE_BYTES + 5000}
+    for key, size in sizes.items():
+        client.put_object(Bucket=BUCKET, Key=key, Body=object_bytes(key, size))
+    out = tmp_path / "out"
+    result = run_cli(
+        ["fetch", f"s3://{BUCKET}/mixed/", "-o", str(out)], capsys, report=tmp_path / "r.json"
+    )
+    assert result.exit_code == 0, result.output
+    for key, size in sizes.items():
+        assert (out / key.removeprefix("mixed/")).read_bytes() == object_bytes(key, size)
+    assert result.report is not None
+    video = sizes["mixed/video.mp4"]
+    assert result.report["bytes_direct_io"] == video - video % DIRECT_IO_ALIGN_BYTES

@@ -55,7 +55,7 @@ def test_every_dataset_is_in_the_readme(name: str) -> None:
     assert f"egoget download {name}" in README, f"the README shows no `egoget download {name}`"
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))  # type: ignore[attr-defined]
+@pytest.mark.parametrize("name", sorted(name for name, _ in COMMANDS if " " not in name))
 def test_every_command_is_in_the_readme(name: str) -> None:
     assert re.search(rf"egoget {re.escape(name)}\b", README), f"`egoget {name}` is not in README"
 

@@ -4,6 +4,7 @@ codes. Each command is a thin wrapper over a library call (egoget.run, egoget.da
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import sys
 import traceback
@@ -14,17 +15,39 @@ import click
 
 from ..constants import ENV_DEBUG
 from ..errors import EgogetError, ExitCode, Interrupted, UsageError
-from .catalogue import config, list_command
-from .download import download
-from .egoschema import egoschema_group
-from .fetch import fetch
-from .inspect import status, verify
-from .prepare import prepare
 from .progress import JsonEvents
 from .render import err, report_fields, show_error, write_report
 
+# Each command's module is imported when the command runs (or --help lists it): `egoget fetch`
+# starts without the dataset catalogues, the Drive and video code it never uses.
+COMMANDS = {
+    "download": "download:download",
+    "fetch": "fetch:fetch",
+    "verify": "inspect:verify",
+    "status": "inspect:status",
+    "list": "catalogue:list_command",
+    "config": "catalogue:config",
+    "egoschema": "egoschema:egoschema_group",
+    "prepare": "prepare:prepare",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyCommands(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, _, name = COMMANDS[cmd_name].partition(":")
+        command: click.Command = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        return command
+
+
+@click.group(
+    cls=LazyCommands,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="egoget")
 def cli() -> None:
     """egoget: one resumable, verified, parallel downloader for egocentric-video datasets.
@@ -38,10 +61,6 @@ def cli() -> None:
     locked by another run; 6 a server cannot be reached or trusted (name, proxy, certificate);
     130/143 interrupted. Set EGOGET_DEBUG=1 for tracebacks.
     """
-
-
-for command in (download, fetch, verify, status, list_command, config, egoschema_group, prepare):
-    cli.add_command(command)
 
 
 def debug_enabled() -> bool:

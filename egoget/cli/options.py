@@ -100,8 +100,8 @@ def transfer_options(command: F) -> F:
             "io_mode",
             type=click.Choice([mode.value for mode in IoMode]),
             help="How files are written. direct: bypass the page cache (less CPU, no copy of "
-            "every byte); buffered: through the page cache; auto: direct on a local ext4/xfs "
-            "disk that does not spin [default: auto].",
+            "every byte); buffered: through the page cache; auto: files of 16 MiB and more direct "
+            "on a local ext4/xfs disk that does not spin, the rest buffered [default: auto].",
         ),
         click.option(
             "--endpoint-url",

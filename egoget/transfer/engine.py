@@ -55,12 +55,11 @@ from ..sources.base import RangeStream, RemoteStat
 from .bandwidth import RateLimiter
 from .chunks import ChunkLayout, layout_for
 from .diskio import (
-    DIRECT_IO_ALIGN_BYTES,
     PartWriter,
     aligned_buffer,
     aligned_read_size,
+    direct_io_min_size,
     open_direct,
-    use_direct_io,
 )
 from .events import (
     BytesReceived,
@@ -185,7 +184,7 @@ class Engine:
         self._partials = ledger.partial_files()
         self._real_out_dir = Path(os.path.realpath(out_dir))
         self._checked_dirs: set[str] = set()
-        self._direct_io = use_direct_io(options.io_mode, self._real_out_dir)
+        self._direct_min_size = direct_io_min_size(options.io_mode, self._real_out_dir)
         self._watch = SilenceWatch(registry.abort_requests_of, registry.settings.stall_timeout_s)
 
     # --- the run ------------------------------------------------------------------------------
@@ -340,7 +339,7 @@ class Engine:
         layout = layout_for(size, target_chunk, part_size)
         fd = self._open_part_file(part_path, size, truncate=not (done or progress))
         direct_fd = -1
-        if self._direct_io and size >= DIRECT_IO_ALIGN_BYTES:
+        if self._direct_min_size is not None and size >= self._direct_min_size:
             try:
                 direct_fd = open_direct(part_path)
             except OSError as exc:
