@@ -79,7 +79,7 @@ class TransferConfig(BaseModel):
         DEFAULT_PROCS,
         ge=1,
         le=256,
-        description="Parallel connections",
+        description="At most this many parallel connections (the run finds how many pay)",
         validation_alias=AliasChoices("procs", "num_workers"),
     )
     chunk_size_mib: int = Field(DEFAULT_CHUNK_SIZE_MIB, ge=1, le=4096)

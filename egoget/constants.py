@@ -13,7 +13,7 @@ LEDGER_FILE_NAME = "ledger.sqlite"
 LOCK_FILE_NAME = "lock"
 PART_SUFFIX = ".egoget-part"
 
-DEFAULT_PROCS = 8
+DEFAULT_PROCS = 32
 DEFAULT_CHUNK_SIZE_MIB = 16
 # Reads from the socket go straight into one reusable buffer per worker: memory stays flat.
 READ_BUFFER_BYTES = 1024 * 1024

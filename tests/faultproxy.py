@@ -63,6 +63,9 @@ class FaultProxy:
         # counted as sent are the bytes the client really read (a client-side rate limit lets
         # megabytes pile up in those buffers and vanish with a killed client).
         self.pace_bytes_per_s_per_connection: float | None = None
+        # Each request waits this long before it reaches the server: the first-byte latency
+        # of a distant server (S3 from another continent), which more connections hide.
+        self.request_delay_s = 0.0
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
     @property
@@ -161,6 +164,8 @@ class FaultProxy:
                 if self.credentials_expired:
                     client.sendall(EXPIRED_TOKEN_403)
                     break
+                if self.request_delay_s:
+                    time.sleep(self.request_delay_s)
                 upstream.sendall(data)
         except OSError:
             pass

@@ -171,6 +171,8 @@ def report_fields(
         "interrupted": s.interrupted if s else code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED),
         "elapsed_s": round(s.elapsed_s, 3) if s else 0.0,
         "hedged_ranges": s.hedged_ranges if s else 0,
+        "connections": s.connections if s else 0,
+        "peak_connections": s.peak_connections if s else 0,
     }
 
 

@@ -54,6 +54,7 @@ from ..sources import Source, SourceRegistry
 from ..sources.base import RangeStream, RemoteStat
 from .bandwidth import RateLimiter
 from .chunks import ChunkLayout, layout_for
+from .concurrency import ConcurrencyTuner
 from .diskio import (
     PartWriter,
     aligned_buffer,
@@ -77,6 +78,10 @@ from .md5 import BufferRing
 from .verify import Digests, Promise, checks_text, verify
 
 T = TypeVar("T")
+# How long a worker waits for a connection slot before it looks at its hashed chunks again,
+# or (with none) at whether the run was cancelled.
+SLOT_WAIT_S = 0.005
+IDLE_SLOT_WAIT_S = 0.1
 _BUG_HINT = "rerun with EGOGET_DEBUG=1 and report the traceback; finished files are kept"
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -186,6 +191,7 @@ class Engine:
         self._checked_dirs: set[str] = set()
         self._direct_min_size = direct_io_min_size(options.io_mode, self._real_out_dir)
         self._watch = SilenceWatch(registry.abort_requests_of, registry.settings.stall_timeout_s)
+        self._tuner = ConcurrencyTuner(options.procs)
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -201,6 +207,7 @@ class Engine:
         try:
             while any(w.is_alive() for w in workers):
                 self._watch.check()
+                self._tuner.observe(self._summary.bytes_received)
                 if self._cancelled.wait(0.1):
                     break
         except KeyboardInterrupt:
@@ -217,6 +224,8 @@ class Engine:
         summary.interrupted = self._cancelled.is_set() and summary.fatal is None
         summary.elapsed_s = time.monotonic() - started
         summary.hedged_ranges = self._watch.hedges
+        summary.connections = self._tuner.level
+        summary.peak_connections = self._tuner.highest
         return summary
 
     def _worker(self) -> None:
@@ -230,17 +239,24 @@ class Engine:
         try:
             while not self._cancelled.is_set():
                 self._end_hashed_chunks(fetched, wait=False)
-                task = self._next_task()
-                if task is None:
-                    if not fetched:
-                        return
-                    # Ending them may restart a file, which brings new work.
-                    self._end_hashed_chunks(fetched, wait=True)
+                # A slot per request in flight. A worker waiting for one still ends its hashed
+                # chunks every few milliseconds; one with none to end just waits.
+                if not self._tuner.acquire(SLOT_WAIT_S if fetched else IDLE_SLOT_WAIT_S):
                     continue
-                if isinstance(task, _ChunkTask):
-                    self._run_chunk(task, buffers, fetched)
-                else:
-                    self._open_file(task, restarts=0)
+                try:
+                    task = self._next_task()
+                    if task is None:
+                        if not fetched:
+                            return
+                        # Ending them may restart a file, which brings new work.
+                        self._end_hashed_chunks(fetched, wait=True)
+                        continue
+                    if isinstance(task, _ChunkTask):
+                        self._run_chunk(task, buffers, fetched)
+                    else:
+                        self._open_file(task, restarts=0)
+                finally:
+                    self._tuner.release()
             self._end_hashed_chunks(fetched, wait=True)
         except Exception as exc:
             # A bug must end the run loudly, never leave a file silently unaccounted for.
@@ -473,6 +489,7 @@ class Engine:
         """Run ``call`` until it succeeds, retrying transient faults with backoff."""
 
         def tell(failures: int, fault: RetryableError, delay_s: float) -> None:
+            self._tuner.retried()
             self._emit(Retrying(dest, failures, fault.message, delay_s))
 
         policy = RetryPolicy(self._options.max_attempts, self._cancelled, tell)

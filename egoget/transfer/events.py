@@ -65,3 +65,5 @@ class TransferSummary:
     interrupted: bool = False
     elapsed_s: float = 0.0
     hedged_ranges: int = 0  # ranges re-issued after their connection went silent
+    connections: int = 0  # connections in use at the end, as the run found best (at most -j)
+    peak_connections: int = 0
