@@ -11,9 +11,10 @@ import click
 from ..constants import default_encoders
 from ..datasets import egovlp_videos
 from ..errors import ExitCode, Interrupted
+from ..run import plural
 from ..userfiles import read_uid_file
 from ..video import not_made_yet, run_encodes
-from .options import ManyValues
+from .options import ManyValues, OutputFolder
 from .progress import item_view, progress_mode
 from .render import err
 from .runner import stop_on_signals
@@ -37,8 +38,16 @@ def prepare() -> None:
     "-o",
     "--output",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help=f"The EgoVLP checkout: chunks go to OUTPUT/{egovlp_videos.CHUNK_DIR}/<uid>/<k>.mp4.",
+    type=OutputFolder(),
+    help=f"The EgoVLP checkout: chunks go to OUTPUT/{egovlp_videos.CHUNK_DIR}/<uid>/<k>.mp4, "
+    f"resized videos to OUTPUT/{egovlp_videos.RESIZED_DIR}/<uid>.mp4.",
+)
+@click.option(
+    "--layout",
+    type=click.Choice(egovlp_videos.LAYOUTS),
+    default="both",
+    show_default=True,
+    help="chunked: 600 s chunks (EgoClip, EgoMCQ); resized: whole videos (NLQ, MQ, OSCC, PNR).",
 )
 @click.option(
     "--video-uids", "--video_uids", "video_uids", cls=ManyValues, help="Only these videos."
@@ -67,17 +76,19 @@ def prepare_egovlp(
     output: Path,
     video_uids: tuple[str, ...],
     video_uid_file: Path | None,
+    layout: str,
     procs: int,
     chunk_seconds: int,
     dry_run: bool,
     quiet: bool,
 ) -> None:
-    """Resize Ego4D videos to 256 px high and cut them into 600 s chunks for EgoVLP.
+    """Resize Ego4D videos to 256 px high, whole and in 600 s chunks, for EgoVLP.
 
     \b
-    Each chunk is one ffmpeg run (scale=trunc(oh*a/2)*2:256, libx264, audio copied) written to
-    a part file and renamed when complete: interrupt it any time, and a rerun makes only the
-    chunks that are missing. Videos whose chunks were all made are skipped without probing.
+    Each resized video and each chunk is one ffmpeg run (scale=trunc(oh*a/2)*2:256, libx264,
+    audio copied) written to a part file and renamed when complete: interrupt it any time, and
+    a rerun makes only what is missing. Videos whose chunks were all made are skipped without
+    probing. Chunks are cut from the source, not from the resized video: one encode each.
 
     \b
     Example:
@@ -88,21 +99,34 @@ def prepare_egovlp(
     if video_uid_file is not None:
         uids += read_uid_file(video_uid_file)
     videos = egovlp_videos.find_videos(videos_dir, uids)
-    if not quiet:
-        err(f"probing {len(videos)} videos ...")
-    plan = egovlp_videos.plan_chunks(videos, output, chunk_seconds, procs)
-    todo = not_made_yet(plan.encodes)
+    plan = egovlp_videos.ChunkPlan()
+    if layout != "resized":
+        if not quiet:
+            err(f"probing {len(videos)} videos ...")
+        plan = egovlp_videos.plan_chunks(videos, output, chunk_seconds, procs)
+    resized = egovlp_videos.resized_encodes(videos, output) if layout != "chunked" else []
+    resized_todo = not_made_yet(resized)
+    chunks_todo = not_made_yet(plan.encodes)
+    todo = resized_todo + chunks_todo
     if not quiet or dry_run:
-        err(
-            f"plan: {len(videos)} videos, {len(plan.finished)} already chunked; "
-            f"{len(todo)} chunks to make, {len(plan.encodes) - len(todo)} already there"
-        )
+        lines = [f"plan: {len(videos)} videos"]
+        if layout != "chunked":
+            lines.append(
+                f"{len(resized_todo)} resized videos to make, "
+                f"{len(resized) - len(resized_todo)} already there"
+            )
+        if layout != "resized":
+            lines.append(
+                f"{len(chunks_todo)} chunks to make, {len(plan.encodes) - len(chunks_todo)} "
+                f"already there ({len(plan.finished)} videos already chunked)"
+            )
+        err("; ".join(lines))
     for video, error in plan.unreadable.items():
         err(f"failed {video}: {error}")
     if dry_run:
         sys.exit(ExitCode.SOME_FILES_FAILED if plan.unreadable else ExitCode.OK)
     cancelled = threading.Event()
-    progress, chunk_done = item_view(len(todo), "chunks", progress_mode(quiet))
+    progress, chunk_done = item_view(len(todo), "videos and chunks", progress_mode(quiet))
     try:
         with stop_on_signals(cancelled) as received:
             try:
@@ -116,11 +140,21 @@ def prepare_egovlp(
         progress.close()
         egovlp_videos.mark_finished(plan, output, chunk_seconds)
     failed = len(result.failed) + len(plan.unreadable)
-    already = len(plan.encodes) - len(todo) + sum(plan.finished.values())
+    already = len(resized) + len(plan.encodes) - len(todo) + sum(plan.finished.values())
+    # An output's final name appears only once it is complete.
+    made, places = [], []
+    if layout != "chunked":
+        count = sum(1 for encode in resized_todo if encode.dest.is_file())
+        made.append(f"{count} resized {plural(count, 'video', 'videos')}")
+        places.append(output / egovlp_videos.RESIZED_DIR)
+    if layout != "resized":
+        count = sum(1 for encode in chunks_todo if encode.dest.is_file())
+        made.append(f"{count} {plural(count, 'chunk', 'chunks')}")
+        places.append(output / egovlp_videos.CHUNK_DIR)
     click.echo(
-        f"egoget: {result.written} chunks made, {already} already there, {failed} failed "
-        f"(in {output / egovlp_videos.CHUNK_DIR})"
+        f"egoget: {' and '.join(made)} made, {already} already there, {failed} failed "
+        f"(in {', '.join(map(str, places))})"
     )
     if failed:
-        err("rerun the same command to retry the failed videos; finished chunks are kept")
+        err("rerun the same command to retry the failed videos; finished outputs are kept")
         sys.exit(ExitCode.SOME_FILES_FAILED)

@@ -1,10 +1,15 @@
-"""`egoget prepare egovlp`: Ego4D videos resized to 256 px high and cut into 600 s chunks.
+"""`egoget prepare egovlp`: Ego4D videos resized to 256 px high, whole and in 600 s chunks.
 
-EgoVLP's loaders read ``dataset/ego4d_256/data_chunked/<video_uid>/<k>.mp4``, where chunk ``k``
-covers seconds ``[600 k, 600 (k + 1))`` of the video, and assume 30 fps (Ego4D's canonical
-videos are). EgoVLP's own scripts resize each whole video and then cut it; here every chunk is
-one ffmpeg run that seeks to its start and scales on the way, so chunks are independent: they
-run in parallel, and a rerun after a kill redoes only the chunks that were not finished.
+EgoVLP's loaders read two layouts (upstream @928406c, data_loader/*.py and configs/):
+- chunked, ``dataset/ego4d_256/data_chunked/<video_uid>/<k>.mp4``, where chunk ``k`` covers
+  seconds ``[600 k, 600 (k + 1))`` (EgoClip and EgoMCQ, which assume 30 fps, as Ego4D's
+  canonical videos are);
+- resized, ``dataset/ego4d_256/data/<video_uid>.mp4``, the whole video (NLQ, MQ, OSCC, PNR).
+
+EgoVLP's own scripts resize each whole video and then cut the resized one; here every chunk is
+one ffmpeg run that seeks to its start and scales on the way, so chunks are independent of the
+resized video and of each other: they run in parallel, and a rerun after a kill redoes only
+the outputs that were not finished.
 """
 
 from __future__ import annotations
@@ -20,8 +25,12 @@ from .choices import shown_names
 
 CHUNK_SECONDS = 600
 CHUNK_DIR = "dataset/ego4d_256/data_chunked"
+RESIZED_DIR = "dataset/ego4d_256/data"
+LAYOUTS = ("chunked", "resized", "both")
 # Height 256; the width keeps the aspect ratio, rounded down to even (x264 needs even sizes).
 SCALE_TO_HEIGHT_256 = "scale=trunc(oh*a/2)*2:256"
+# Upstream's utils/video_resize.py:7-8 (ffmpeg's default mp4 video encoder is libx264).
+RESIZE_ARGS = ("-vf", SCALE_TO_HEIGHT_256, "-c:v", "libx264", "-c:a", "copy")
 # Written into a video's chunk folder once all its chunks exist, so a rerun over thousands of
 # finished videos need not probe each one with ffprobe again.
 DONE_MARKER = ".egoget-chunks.json"
@@ -61,6 +70,13 @@ def find_videos(videos_dir: Path, uids: list[str]) -> list[Path]:
     return list(found.values())
 
 
+def resized_encodes(videos: list[Path], output: Path) -> list[Encode]:
+    return [
+        Encode(video, output / RESIZED_DIR / f"{video.stem}.mp4", (), RESIZE_ARGS)
+        for video in videos
+    ]
+
+
 def chunk_folder(output: Path, video: Path) -> Path:
     return output / CHUNK_DIR / video.stem
 
@@ -72,8 +88,7 @@ def chunk_count(duration_s: float, chunk_s: int) -> int:
 
 def chunk_encodes(video: Path, duration_s: float, output: Path, chunk_s: int) -> list[Encode]:
     folder = chunk_folder(output, video)
-    scale = ("-vf", SCALE_TO_HEIGHT_256, "-c:v", "libx264", "-c:a", "copy")
-    encode_args = ("-t", str(chunk_s), *scale)
+    encode_args = ("-t", str(chunk_s), *RESIZE_ARGS)
     return [
         Encode(video, folder / f"{k}.mp4", ("-ss", str(k * chunk_s)), encode_args)
         for k in range(chunk_count(duration_s, chunk_s))
