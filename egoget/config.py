@@ -45,6 +45,10 @@ def _expand_user_path(value: Any) -> Any:
 UserPath = Annotated[Path, BeforeValidator(_expand_user_path)]
 
 
+# `-o "$OUT"` with OUT unset: the current directory is never what was meant.
+EMPTY_OUTPUT = "the output directory is empty: give a folder to write into"
+
+
 class IoMode(str, enum.Enum):
     """How part files are written: around the page cache, through it, or chosen by the disk."""
 
@@ -119,6 +123,8 @@ class TransferConfig(BaseModel):
     def _local_output(cls, value: Any) -> Any:
         # A flag's path arrives with "//" already folded to "/": match either.
         text = os.fspath(value) if isinstance(value, str | os.PathLike) else ""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(EMPTY_OUTPUT)
         if re.match(r"^(s3|gs|gcs|https?|ftp|az|abfss?)://?", text, re.IGNORECASE):
             raise ValueError(
                 f"{value} is a URL: egoget writes to a local directory (a bucket as the "

@@ -317,6 +317,41 @@ def test_a_bucket_as_output_is_refused_and_creates_no_local_folder(
     assert not (tmp_path / "s3:").exists()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fetch", "s3://bucket/key", "-o", ""],
+        ["download", "ego4d", "--parts", "annotations", "-o", " ", "-y"],
+        ["prepare", "egovlp", "--videos", ".", "-o", ""],
+    ],
+)
+def test_an_empty_output_directory_is_refused_not_taken_for_the_current_one(
+    args: list[str], tmp_path: Path, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `-o "$OUT"` with OUT unset in a job script.
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = run_cli(args, capsys)
+    assert result.exit_code == 2, result.output
+    assert "the output directory is empty" in result.stderr
+    assert list(work.iterdir()) == []
+
+
+def test_an_empty_output_directory_in_a_config_file_is_refused(
+    tmp_path: Path, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    config = work / "run.json"
+    config.write_text('{"output_directory": "", "datasets": ["annotations"]}')
+    result = run_cli(["download", "ego4d", "--config", str(config), "-y"], capsys)
+    assert result.exit_code == 2, result.output
+    assert "the output directory is empty" in result.stderr
+    assert sorted(p.name for p in work.iterdir()) == ["run.json"]
+
+
 @pytest.mark.parametrize("case", ["usage", "credentials", "locked"])
 def test_the_report_is_written_however_the_run_ends(
     case: str, demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture,

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import BaseModel
 
-from ..config import IoMode, canonical_keys, load_json_config
+from ..config import EMPTY_OUTPUT, IoMode, canonical_keys, load_json_config
 from .progress import PROGRESS_MODES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,6 +21,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def split_commas(values: list[str]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+class OutputFolder(click.Path):
+    """A folder to write into; an empty value is refused instead of meaning the current one."""
+
+    def __init__(self, exists: bool = False):
+        super().__init__(file_okay=False, exists=exists, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail(EMPTY_OUTPUT, param, ctx)
+        return super().convert(value, param, ctx)
 
 
 class ManyValues(click.Option):
@@ -70,7 +82,7 @@ def transfer_options(command: F) -> F:
             "--output_directory",
             "--out_dir",
             "output",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=OutputFolder(),
             help="Directory to download into (egoget keeps its state in OUTPUT/.egoget).",
         ),
         click.option(
@@ -186,7 +198,7 @@ existing_output_option = click.option(
     "--output_directory",
     "output",
     required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    type=OutputFolder(exists=True),
     help="The output directory of an earlier download.",
 )
 
@@ -196,7 +208,7 @@ existing_output_option = click.option(
     "--output_directory",
     "output",
     required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    type=OutputFolder(exists=True),
     help="The output directory of an earlier download.",
 )
 
