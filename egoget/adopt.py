@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import stat
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,8 @@ from .sources.base import RemoteStat
 from .transfer.integrity import multipart_parts
 from .transfer.verify import Check, Promise, checks_text, verify
 
+ADOPT_SLICE = 4096
+
 
 @dataclass
 class Adoption:
@@ -37,16 +38,29 @@ class Adoption:
 
 
 def existing_files(files: list[RemoteFile], output: Path) -> list[RemoteFile]:
-    """Planned files with a regular file under their final name."""
+    """Planned files with a regular file under their final name.
+
+    Each folder is listed once instead of each file looked up: a million planned files lie in
+    tens of thousands of folders, most of them not there yet on a first run."""
+    root = os.fspath(output)
+    listed: dict[str, frozenset[str]] = {}
     found = []
     for file in files:
-        try:
-            st = os.lstat(output / file.dest)
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode):
+        folder, _, name = file.dest.rpartition("/")
+        names = listed.get(folder)
+        if names is None:
+            names = listed[folder] = _regular_files(os.path.join(root, folder))
+        if name in names:
             found.append(file)
     return found
+
+
+def _regular_files(folder: str) -> frozenset[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return frozenset(e.name for e in entries if e.is_file(follow_symlinks=False))
+    except OSError:  # not there (yet), or not a folder: nothing in it to adopt
+        return frozenset()
 
 
 def adopt_existing(
@@ -94,8 +108,10 @@ def adopt_existing(
         progress(file.dest, None)
 
     with ThreadPoolExecutor(max(1, min(procs, len(files) or 1))) as pool:
-        for _ in pool.map(check, files):
-            pass
+        # A slice at a time: map() makes every task up front, 2.3 GiB for a million files.
+        for start in range(0, len(files), ADOPT_SLICE):
+            for _ in pool.map(check, files[start : start + ADOPT_SLICE]):
+                pass
     ledger.flush()
     return adoption
 

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from .constants import LEDGER_FILE_NAME, VERIFIED_BATCH_MAX, VERIFIED_BATCH_MAX_AGE_S
 
@@ -52,7 +53,26 @@ CREATE TABLE IF NOT EXISTS chunks (
 """
 
 
-@dataclass(frozen=True)
+_VERIFIED_COLUMNS = (
+    "dest, uri, size, etag, version_id, md5, sha256, part_size, checked, mtime_ns, verified_at"
+)
+_STAMP_COLUMNS = "uri, size, etag, mtime_ns"
+# Plans up to this many files look their records up by name; larger ones read the whole table.
+_FEW_FILES = 10_000
+_SQL_VARIABLES = 500
+
+
+class Stamp(NamedTuple):
+    """Of a verified record, what tells whether it still answers for a planned file: the
+    remote it came from and the file on disk as it was verified."""
+
+    uri: str
+    size: int
+    etag: str | None
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class VerifiedFile:
     dest: str
     uri: str
@@ -124,11 +144,26 @@ class Ledger:
         """Every verified record in one query: a plan over 10,000 files diffs in memory."""
         with self._lock:
             self._flush_verified()
-            rows = self._db.execute(
-                "SELECT dest, uri, size, etag, version_id, md5, sha256, part_size, checked, "
-                "mtime_ns, verified_at FROM files"
-            ).fetchall()
+            rows = self._db.execute(f"SELECT {_VERIFIED_COLUMNS} FROM files").fetchall()
         return {row[0]: VerifiedFile(*row) for row in rows}
+
+    def stamps_for(self, dests: list[str]) -> dict[str, Stamp]:
+        """What the verified records of these files promise, by destination: enough to tell
+        whether each still holds, and light enough for a million. A plan of a few files (the
+        manifest a plan is made from) looks its records up by name instead of reading them all."""
+        with self._lock:
+            self._flush_verified()
+            if len(dests) > _FEW_FILES:
+                rows = self._db.execute(f"SELECT dest, {_STAMP_COLUMNS} FROM files")
+                return {row[0]: Stamp(row[1], row[2], row[3], row[4]) for row in rows}
+            found = {}
+            for start in range(0, len(dests), _SQL_VARIABLES):
+                batch = dests[start : start + _SQL_VARIABLES]
+                marks = ",".join("?" * len(batch))
+                query = f"SELECT dest, {_STAMP_COLUMNS} FROM files WHERE dest IN ({marks})"
+                for row in self._db.execute(query, batch):
+                    found[row[0]] = Stamp(row[1], row[2], row[3], row[4])
+        return found
 
     def record_verified(self, record: VerifiedFile, now: bool = False) -> None:
         """Record a verified file; ``now`` commits at once (a large file is worth the commit:

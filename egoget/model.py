@@ -49,7 +49,7 @@ class RecordStep(Protocol):
 SIDE_FILE_TAG = "side"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RemoteFile:
     """One object to fetch. ``dest`` is relative to the output directory and already validated.
 

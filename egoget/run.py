@@ -29,7 +29,7 @@ from .errors import (
     ManifestError,
     UsageError,
 )
-from .ledger import Ledger, VerifiedFile
+from .ledger import Ledger, Stamp, VerifiedFile
 from .lock import OutputLock
 from .model import ItemProgress, Plan, PlannedRun, RemoteFile, StartProgress, StepOutcome
 from .paths import SafeRelPath, safe_relative_path
@@ -136,13 +136,14 @@ def source_registry(
 
 def diff_plan(plan: Plan, ledger: Ledger, output: Path, registry: SourceRegistry) -> PlanDiff:
     """Split a plan into files to fetch and files already verified: ledger + stat, no network."""
-    verified = ledger.verified_files()
+    stamps = ledger.stamps_for([file.dest for file in plan.files])
     todo: list[RemoteFile] = []
     present: list[RemoteFile] = []
     for file in plan.files:
-        record = verified.get(file.dest)
-        identity = registry.for_uri(file.uri).redact(file.uri)
-        if record is not None and _still_valid(record, identity, file, output):
+        stamp = stamps.get(file.dest)
+        if stamp is not None and _still_valid(
+            stamp, registry.for_uri(file.uri).redact(file.uri), file, output
+        ):
             present.append(file)
         else:
             todo.append(file)
@@ -150,7 +151,7 @@ def diff_plan(plan: Plan, ledger: Ledger, output: Path, registry: SourceRegistry
         todo=todo,
         present=present,
         todo_bytes_known=sum(f.size or 0 for f in todo),
-        present_bytes=sum(verified[f.dest].size for f in present),
+        present_bytes=sum(stamps[f.dest].size for f in present),
         sizes_unknown=sum(1 for f in todo if f.size is None),
         free_bytes=shutil.disk_usage(_existing_parent(output)).free,
         shard=plan.shard,
@@ -167,7 +168,11 @@ def _existing_parent(path: Path) -> Path:
 
 
 def _still_valid(
-    record: VerifiedFile, identity: str, file: RemoteFile, output: Path, path: Path | None = None
+    record: Stamp | VerifiedFile,
+    identity: str,
+    file: RemoteFile,
+    output: Path,
+    path: Path | None = None,
 ) -> bool:
     """The record still answers for this file: same remote object, and the file on disk
     (``path``, else under ``output``) untouched since it was verified."""
@@ -178,7 +183,8 @@ def _still_valid(
     if file.etag is not None and file.etag != record.etag:
         return False  # the remote changed since it was verified
     try:
-        st = os.stat(path or output / file.dest)
+        # A string join: pathlib's was a third of the time to re-check a million files.
+        st = os.stat(path or os.path.join(output, file.dest))
     except OSError:
         return False
     return st.st_size == record.size and st.st_mtime_ns == record.mtime_ns

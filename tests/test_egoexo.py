@@ -205,18 +205,45 @@ def test_hostile_relative_paths_are_refused(
     )
 
 
-def test_malformed_manifest_is_exit_2(
+def test_manifests_read_a_block_at_a_time_give_the_same_download(
     s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], tmp_path: Path,
-    capsys: CaptureFixture,
+    capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    broken = b'[{"uid": "x", "paths": [{"relative_path": 3}]}]'
+    # Blocks of 97 characters: every entry, string and number of the manifests is cut somewhere.
+    monkeypatch.setattr("egoget.jsonlist.BLOCK_CHARS", 97)
+    out = tmp_path / "egoexo"
+    result = download(capsys, out)
+    assert result.exit_code == 0, result.output
+    assert data_files(out) == in_parts(egoexo_objects, s3_server, DEFAULT_PARTS)
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (b'[{"uid": "x", "paths": [{"relative_path": 3}]}]',
+         "entry 0 is malformed (paths.source_path: expected a string)"),
+        (b'[{"uid": "x", "paths": []},\n{"uid": "y", "paths": [{"source_path": "s3://b/k", '
+         b'"relative_path": "k", "size": -1}]}]',
+         "entry 1 is malformed (paths.size: expected a whole number of bytes or null)"),
+        (b'[{"uid": "x", "paths": []},\n {"uid": "y", "pa', "is not valid JSON"),
+        (b'[{"uid": "x", "paths": []}\n\n {"uid": "y"}]',
+         "is not valid JSON (expecting ',' or ']' after an entry, line 3)"),
+        (b'{"uid": "x"}', "must be a JSON list of entries"),
+        (b"", "is not valid JSON (empty file"),
+    ],
+)  # fmt: skip
+def test_malformed_manifest_is_exit_2_naming_the_entry_or_line(
+    s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], tmp_path: Path,
+    capsys: CaptureFixture, broken: bytes, message: str,
+) -> None:  # fmt: skip
     s3_server.client().put_object(
         Bucket=CONSORTIUM_BUCKET, Key="egoexo-broken/v2/metadata/manifest.json", Body=broken
     )
     result = download(capsys, tmp_path / "o", "--parts", "metadata",
                       "--base-uri", "s3://ego4d-consortium-sharing/egoexo-broken/")  # fmt: skip
     assert result.exit_code == 2, result.output
-    assert "entry 0 is malformed" in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.output
 
 
 def test_official_delete_option_is_refused(

@@ -61,12 +61,23 @@ def test_fetch_videos_verifies_multipart_etags(
         assert ("etag-multipart" if obj.multipart else "md5") in checked[name], checked
 
 
+@pytest.mark.parametrize("looked_up", ["by name", "whole ledger read"])
 def test_rerun_of_finished_download_transfers_nothing(
-    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
-) -> None:
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch, looked_up: str,
+) -> None:  # fmt: skip
+    if looked_up == "whole ledger read":
+        # What a plan of more than 10,000 files does.
+        monkeypatch.setattr("egoget.ledger._FEW_FILES", 0)
     out = tmp_path / "out"
     args = ["fetch", *(o.uri for o in videos(demo_objects)), "-o", str(out)]
     assert run_cli(args, capsys).exit_code == 0
+    (out / videos(demo_objects)[0].key.rsplit("/", 1)[1]).write_bytes(b"changed by hand")
+    again = run_cli(args, capsys, report=tmp_path / "again.json")
+    assert again.exit_code == 0, again.output
+    assert again.report is not None
+    assert again.report["bytes_received"] == videos(demo_objects)[0].size
+    assert again.report["files_present"] == len(videos(demo_objects)) - 1
     again = run_cli(args, capsys, report=tmp_path / "again.json")
     assert again.exit_code == 0, again.output
     assert again.report is not None

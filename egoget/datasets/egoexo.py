@@ -8,13 +8,11 @@ file whose size differs from the manifest fails the run, and nothing is ever del
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import Any
 
 from ..config import EgoExoConfig
 from ..errors import (
@@ -25,8 +23,9 @@ from ..errors import (
     UnsafePathError,
     UsageError,
 )
+from ..jsonlist import iter_json_list
 from ..model import Plan, PlannedRun, RemoteFile
-from ..paths import safe_relative_path, state_path
+from ..paths import SafeRelPath, safe_relative_path, state_path
 from ..sources import SourceRegistry
 from . import Fetcher
 from .choices import check_choices
@@ -55,52 +54,37 @@ _MD5 = re.compile(r"^[0-9a-fA-F]{32}$")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
-class _Path(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    source_path: str
-    relative_path: str
-    views: list[str] | None = None
-    universities: list[str] | None = None
-    file_type: str | None = None
-    size: int | None = None
-    checksum: str | None = None
+# Entries are upstream's ManifestEntry {uid, paths, splits, benchmarks} and PathSpecification
+# {source_path, relative_path, views, universities, file_type, size, checksum}
+# (internal/download/manifest.py), read as the JSON gives them. Each field is checked where it
+# is used, and only there: validating every field of a million entries up front (pydantic, then
+# by hand) was most of the time to plan them.
+class _Malformed(Exception):
+    def __init__(self, field: str, expected: str):
+        super().__init__(f"{field}: expected {expected}")
 
 
-class _Entry(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    uid: str
-    paths: list[_Path]
-    splits: list[str] | None = None
-    benchmarks: list[str] | None = None
+def _strings(value: Any, field: str) -> list[str] | None:
+    """A filterable field: null (applies to all) or a list of strings."""
+    if value is None or (type(value) is list and all(type(v) is str for v in value)):
+        return value
+    raise _Malformed(field, "a list of strings or null")
 
 
-@dataclass
-class PartManifest:
-    part: str
-    entries: list[_Entry]
+def _text(path: dict[str, Any], field: str) -> str:
+    value = path.get(field)
+    if type(value) is not str:
+        raise _Malformed(f"paths.{field}", "a string")
+    return value
 
 
-def parse_manifest(part: str, text: str, origin: str) -> PartManifest:
+def read_items(path: Path, origin: str) -> Iterator[Any]:
+    """The raw entries of one part's manifest.json, one at a time."""
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(
-            f"{origin} is not valid JSON ({exc.msg} at line {exc.lineno})",
-            hint="the download may have been cut short; delete the file and rerun",
-        ) from exc
-    if not isinstance(raw, list):
-        raise ManifestError(f"{origin} must be a JSON list of entries, not {type(raw).__name__}")
-    entries = []
-    for index, item in enumerate(raw):
-        try:
-            entries.append(_Entry.model_validate(item))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ManifestError(
-                f"{origin}: entry {index} is malformed ({where}: {first['msg']})"
-            ) from exc
-    return PartManifest(part, entries)
+        with path.open(encoding="utf-8") as stream:
+            yield from iter_json_list(stream, origin)
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{origin} is not UTF-8 text", hint="delete it and rerun") from exc
 
 
 @dataclass(frozen=True)
@@ -192,60 +176,111 @@ def _wanted_by_uid(uids: frozenset[str], uid: str, general: bool) -> bool:
     return general
 
 
-def _matches(wanted: frozenset[str], values: list[str] | None) -> bool:
+def _matches(wanted: frozenset[str], values: Any, field: str) -> bool:
     """A filter passes an entry that says nothing (null means general) or shares a value."""
-    return not wanted or values is None or bool(wanted & {v.lower() for v in values})
+    if not wanted:
+        return True
+    values = _strings(values, field)
+    return values is None or bool(wanted & {v.lower() for v in values})
+
+
+@dataclass
+class Selected:
+    """What one pass over the parts' manifests chose, and what it saw on the way."""
+
+    files: dict[SafeRelPath, RemoteFile] = field(default_factory=dict)
+    refused: list[tuple[str, EgogetError]] = field(default_factory=list)
+    # The benchmarks and universities the manifests name (gathered only when asked for, to
+    # check the request against), and the requested uids they hold.
+    benchmarks: set[str] = field(default_factory=set)
+    universities: set[str] = field(default_factory=set)
+    found_uids: set[str] = field(default_factory=set)
 
 
 def select_files(
-    selection: EgoExoSelection, manifests: list[PartManifest]
-) -> tuple[list[RemoteFile], list[tuple[str, EgogetError]]]:
-    seen_benchmarks = {b.lower() for m in manifests for e in m.entries for b in e.benchmarks or ()}
-    check_choices("benchmark", selection.benchmarks, seen_benchmarks | set(BENCHMARKS))
-    seen_universities = {
-        u.lower()
-        for m in manifests
-        for e in m.entries
-        for p in e.paths
-        for u in p.universities or ()
-    }
-    check_choices("university", selection.universities, seen_universities | set(UNIVERSITY_BUCKETS))
-    files: dict[str, RemoteFile] = {}
-    refused: list[tuple[str, EgogetError]] = []
-    for manifest in manifests:
-        general = manifest.part in GENERAL_PARTS
-        for entry in manifest.entries:
-            if not _wanted_by_uid(selection.uids, entry.uid, general):
-                continue
-            if not _matches(selection.benchmarks, entry.benchmarks):
-                continue
-            if not _matches(selection.splits, entry.splits):
-                continue
-            for path in entry.paths:
-                if not _matches(selection.views, path.views):
-                    continue
-                if not _matches(selection.universities, path.universities):
-                    continue
-                try:
-                    dest = safe_relative_path(path.relative_path)
-                except UnsafePathError as exc:
-                    refused.append((path.source_path, exc))
-                    continue
-                checksum = path.checksum or ""
-                file = RemoteFile(
-                    uri=path.source_path,
-                    dest=dest,
-                    size=path.size,
-                    md5=checksum.lower() if _MD5.match(checksum) else None,
-                    sha256=checksum.lower() if _SHA256.match(checksum) else None,
-                    tags={"part": manifest.part},
-                )
-                earlier = files.setdefault(dest, file)
-                if earlier.uri != file.uri:
-                    refused.append(
-                        (file.uri, ManifestError(f"{dest} is already the file of {earlier.uri}"))
-                    )
-    return list(files.values()), refused
+    selection: EgoExoSelection, parts: Iterable[tuple[str, str, Iterable[Any]]]
+) -> Selected:
+    """One pass over each part's entries (part, origin, entries); a benchmark or university
+    that none of them names (nor egoget's table) is an error once all are read."""
+    selected = Selected()
+    for part, origin, entries in parts:
+        # One mapping for all of a part's files: a million small dicts were ~100 MiB.
+        tags = {"part": part}
+        general = part in GENERAL_PARTS
+        for index, entry in enumerate(entries):
+            try:
+                _select_entry(selection, selected, entry, general, tags)
+            except (_Malformed, TypeError, AttributeError, KeyError) as exc:
+                reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+                raise ManifestError(f"{origin}: entry {index} is malformed ({reason})") from None
+    seen_benchmarks = {b.lower() for b in selected.benchmarks} | set(BENCHMARKS)
+    check_choices("benchmark", selection.benchmarks, seen_benchmarks)
+    seen_universities = {u.lower() for u in selected.universities} | set(UNIVERSITY_BUCKETS)
+    check_choices("university", selection.universities, seen_universities)
+    return selected
+
+
+def _select_entry(
+    selection: EgoExoSelection,
+    selected: Selected,
+    entry: dict[str, Any],
+    general: bool,
+    tags: dict[str, str],
+) -> None:
+    if type(entry) is not dict:
+        raise _Malformed("entry", "an object")
+    uid = entry["uid"]
+    paths = entry["paths"]
+    if type(uid) is not str:
+        raise _Malformed("uid", "a string")
+    if type(paths) is not list:
+        raise _Malformed("paths", "a list")
+    if selection.benchmarks and entry.get("benchmarks"):
+        selected.benchmarks.update(_strings(entry["benchmarks"], "benchmarks") or ())
+    for path in paths:
+        if type(path) is not dict:
+            raise _Malformed("paths", "a list of objects")
+        if selection.universities:
+            selected.universities.update(_strings(path.get("universities"), "universities") or ())
+    if selection.uids and uid in selection.uids:
+        selected.found_uids.add(uid)
+    if not _wanted_by_uid(selection.uids, uid, general):
+        return
+    if not _matches(selection.benchmarks, entry.get("benchmarks"), "benchmarks"):
+        return
+    if not _matches(selection.splits, entry.get("splits"), "splits"):
+        return
+    for path in paths:
+        if _matches(selection.views, path.get("views"), "views") and _matches(
+            selection.universities, path.get("universities"), "universities"
+        ):
+            _add(selected, path, tags)
+
+
+def _add(selected: Selected, path: dict[str, Any], tags: dict[str, str]) -> None:
+    source = _text(path, "source_path")
+    relative = _text(path, "relative_path")
+    size = path.get("size")
+    if size is not None and (type(size) is not int or size < 0):
+        raise _Malformed("paths.size", "a whole number of bytes or null")
+    try:
+        dest = safe_relative_path(relative)
+    except UnsafePathError as exc:
+        selected.refused.append((source, exc))
+        return
+    checksum = path.get("checksum")
+    md5 = sha256 = None
+    if checksum:
+        if type(checksum) is not str:
+            raise _Malformed("paths.checksum", "a string or null")
+        md5 = checksum.lower() if _MD5.match(checksum) else None
+        sha256 = checksum.lower() if _SHA256.match(checksum) else None
+    file = RemoteFile(source, dest, size, md5=md5, sha256=sha256, tags=tags)
+    earlier = selected.files.setdefault(dest, file)
+    if earlier.uri != file.uri:
+        selected.refused.append(
+            (file.uri, ManifestError(f"{dest} is already the file of {earlier.uri}"))
+        )
 
 
 def manifest_uri(selection: EgoExoSelection, part: str) -> str:
@@ -260,13 +295,6 @@ def manifest_file(selection: EgoExoSelection, part: str) -> RemoteFile:
     )
 
 
-def read_manifest(part: str, path: Path) -> PartManifest:
-    try:
-        return parse_manifest(part, path.read_text(encoding="utf-8"), str(path))
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{path} is not UTF-8 text", hint="delete it and rerun") from exc
-
-
 def plan_run(
     config: EgoExoConfig,
     registry: SourceRegistry,
@@ -279,12 +307,17 @@ def plan_run(
     selection = validate_selection(config, extra)
     wanted = {part: manifest_file(selection, part) for part in selection.parts}
     paths = fetcher.fetch(list(wanted.values()))
-    manifests = [read_manifest(part, paths[file.dest]) for part, file in wanted.items()]
-    files, refused = select_files(selection, manifests)
+    selected = select_files(
+        selection,
+        (
+            (part, str(paths[file.dest]), read_items(paths[file.dest], str(paths[file.dest])))
+            for part, file in wanted.items()
+        ),
+    )
+    refused = selected.refused
     notes = []
     if selection.uids:
-        found = {e.uid for m in manifests for e in m.entries}
-        missing = sorted(selection.uids - found)
+        missing = sorted(selection.uids - selected.found_uids)
         if missing and uids_from:
             notes.append(
                 f"{len(missing)} of the {len(selection.uids)} {uids_from} takes are in none of "
@@ -309,7 +342,7 @@ def plan_run(
         "its manifest: downloading what the manifest lists"
         for part in extra
     ]
-    return PlannedRun(Plan(files).share(config.this_shard), refused, notes)
+    return PlannedRun(Plan(list(selected.files.values())).share(config.this_shard), refused, notes)
 
 
 def describe() -> list[tuple[str, list[str]]]:
