@@ -277,13 +277,14 @@ class Outputs:
 
 
 class Bench:
-    def __init__(self, server: SeaweedServer, scratch: Path, results: Results):
+    def __init__(self, server: SeaweedServer, scratch: Path, output_root: Path, results: Results):
         self.server = server
         self.scratch = scratch
+        self.output_root = output_root
         self.results = results
 
     def run(self, workload: Workload, endpoint: Endpoint, setting: Setting, note: str) -> Sample:
-        outputs = Outputs(self.scratch, workload)
+        outputs = Outputs(self.output_root, workload)
         out = outputs.fresh()
         env = environment(self.server, endpoint, setting, self.scratch)
         sample = run_once(command(setting, workload.bucket, out, endpoint), env)
@@ -348,12 +349,18 @@ def main() -> None:
     parser.add_argument("--schemes", default="http,https", help="comma-separated")
     parser.add_argument("--no-sweep", action="store_true", help="defaults only")
     parser.add_argument("--results", default="latest.md", help="file name in bench/results/")
+    parser.add_argument(
+        "--output-root",
+        help="where the tools write (default: the temporary directory); /dev/shm takes the "
+        "disk out of the comparison",
+    )
     args = parser.parse_args()
     tools = args.tools.split(",")
     # Users' installs carry compiled bytecode; an editable checkout under
     # PYTHONDONTWRITEBYTECODE would pay for compiling egoget on every run.
     compileall.compile_dir(Path(egoget.__file__).parent, quiet=1)
     scratch = Path(tempfile.mkdtemp(prefix="egoget-bench-"))
+    output_root = Path(tempfile.mkdtemp(prefix="egoget-bench-out-", dir=args.output_root))
     ca_bundle, tls_files = make_ca(scratch)
     server = SeaweedServer(scratch / "server", tls_files=tls_files).start()
     try:
@@ -364,7 +371,7 @@ def main() -> None:
             "https": Endpoint("https", server.https_endpoint_url(), ca_bundle),
         }
         results = Results()
-        bench = Bench(server, scratch, results)
+        bench = Bench(server, scratch, output_root, results)
         best: dict[tuple[str, str], dict[str, Setting]] = {}
         for workload in workloads:
             for scheme in args.schemes.split(","):
@@ -374,12 +381,13 @@ def main() -> None:
                 best[(workload.name, scheme)] = tuned
                 extra = [s for s in tuned.values() if s.label != DEFAULTS]
                 bench.timed(workload, endpoint, defaults + extra, args.repeats)
-            Outputs(scratch, workload).close()
+            Outputs(output_root, workload).close()
         report = table(workloads, args.schemes.split(","), tools, results, best)
         publish(report, args.results)
     finally:
         server.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(output_root, ignore_errors=True)
 
 
 def table(
