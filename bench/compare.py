@@ -36,6 +36,7 @@ import egoget
 from bench import publish
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import ObjectReader, ensure_bucket, object_bytes, put_object
+from tests.tls import make_private_ca
 
 MIB = 1024 * 1024
 DEFAULTS = "defaults"
@@ -131,11 +132,6 @@ class Results:
 
     def add(self, workload: Workload, endpoint: Endpoint, setting: Setting, sample: Sample) -> None:
         self.samples.setdefault((workload.name, endpoint.scheme, setting), []).append(sample)
-
-    def median(self, workload: Workload, endpoint: Endpoint, setting: Setting) -> float:
-        return statistics.median(
-            s.seconds for s in self.samples[(workload.name, endpoint.scheme, setting)]
-        )
 
 
 def seed(server: SeaweedServer, args: argparse.Namespace) -> list[Workload]:
@@ -326,18 +322,6 @@ def alternate(candidates: dict[str, list[Setting]], tools: list[str]) -> Iterato
                 yield queue.pop(0)
 
 
-def make_ca(scratch: Path) -> tuple[Path, tuple[Path, Path]]:
-    import trustme
-
-    ca = trustme.CA(organization_name="egoget bench CA")
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    ca.cert_pem.write_to_path(scratch / "ca.pem")
-    cert.private_key_pem.write_to_path(scratch / "key.pem")
-    for pem in cert.cert_chain_pems:
-        pem.write_to_path(scratch / "cert.pem", append=True)
-    return scratch / "ca.pem", (scratch / "cert.pem", scratch / "key.pem")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--large-mib", type=int, default=1024)
@@ -361,14 +345,14 @@ def main() -> None:
     compileall.compile_dir(Path(egoget.__file__).parent, quiet=1)
     scratch = Path(tempfile.mkdtemp(prefix="egoget-bench-"))
     output_root = Path(tempfile.mkdtemp(prefix="egoget-bench-out-", dir=args.output_root))
-    ca_bundle, tls_files = make_ca(scratch)
-    server = SeaweedServer(scratch / "server", tls_files=tls_files).start()
+    ca = make_private_ca(scratch)
+    server = SeaweedServer(scratch / "server", tls_files=(ca.cert_file, ca.key_file)).start()
     try:
         print(f"seeding {server.endpoint_url} ...", flush=True)
         workloads = seed(server, args)
         endpoints = {
             "http": Endpoint("http", server.endpoint_url, None),
-            "https": Endpoint("https", server.https_endpoint_url(), ca_bundle),
+            "https": Endpoint("https", server.https_endpoint_url(), ca.ca_file),
         }
         results = Results()
         bench = Bench(server, scratch, output_root, results)

@@ -26,21 +26,10 @@ from tests.faultproxy import FaultProxy, Faults
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import ObjectReader, ensure_bucket, object_bytes, put_object
 from tests.proxy import PROXY_ONLY_HOST, Tinyproxy
+from tests.tls import make_private_ca
 
 MIB = 1024 * 1024
 EGOGET = str(Path(sys.executable).parent / "egoget")
-
-
-def make_ca(folder: Path) -> tuple[Path, Path, Path]:
-    import trustme
-
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost", PROXY_ONLY_HOST)
-    ca.cert_pem.write_to_path(folder / "ca.pem")
-    cert.private_key_pem.write_to_path(folder / "key.pem")
-    for pem in cert.cert_chain_pems:
-        pem.write_to_path(folder / "cert.pem", append=True)
-    return folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
 
 
 def egoget(args: list[str], env: dict[str, str], out: Path) -> tuple[int, float, dict[str, object]]:
@@ -173,7 +162,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="egoget-bench-net-"))
-    ca, cert, key = make_ca(scratch)
+    private = make_private_ca(scratch)
+    ca, cert, key = private.ca_file, private.cert_file, private.key_file
     server = SeaweedServer(scratch / "server", tls_files=(cert, key)).start()
     proxy = Tinyproxy(scratch / "tinyproxy").start()
     try:

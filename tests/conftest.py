@@ -16,8 +16,9 @@ from tests.mirror import SeaweedServer, seed_demo, seed_egoexo
 from tests.mirror.seed import MirrorObject, object_bytes, seed_object
 
 from .httpserver import ContentServer
-from .proxy import PROXY_ONLY_HOST, Tinyproxy, proxy_unavailable_reason
+from .proxy import Tinyproxy, proxy_unavailable_reason
 from .slurm import SlurmCluster, slurm_unavailable_reason
+from .tls import PrivateCa, make_private_ca
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,28 +36,9 @@ LIMITED_KEYS = ("EGOGETLIMITEDKEY", "egoget-limited-secret")
 _LIMITED_BUCKETS = ("ego4d-consortium-sharing", "ego4d-cmu", "ego4d-georgiatech")
 
 
-@dataclass(frozen=True)
-class PrivateCa:
-    """A certificate authority no system store trusts, and a server certificate it signed for
-    127.0.0.1, localhost and the proxy-only host name."""
-
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-
 @pytest.fixture(scope="session")
 def private_ca(tmp_path_factory: pytest.TempPathFactory) -> PrivateCa:
-    import trustme
-
-    folder = tmp_path_factory.mktemp("private-ca")
-    ca = trustme.CA(organization_name="egoget test CA")
-    cert = ca.issue_cert("127.0.0.1", "localhost", PROXY_ONLY_HOST)
-    ca.cert_pem.write_to_path(folder / "ca.pem")
-    cert.private_key_pem.write_to_path(folder / "key.pem")
-    for pem in cert.cert_chain_pems:
-        pem.write_to_path(folder / "cert.pem", append=True)
-    return PrivateCa(folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    return make_private_ca(tmp_path_factory.mktemp("private-ca"))
 
 
 @pytest.fixture(scope="session")

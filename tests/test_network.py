@@ -18,9 +18,10 @@ from egoget.sources.network import ProxyRules, parse_proxy
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, object_bytes
 
-from .conftest import PrivateCa, assert_same_bytes, no_part_files, run_cli
+from .conftest import assert_same_bytes, no_part_files, run_cli
 from .httpserver import ContentServer
 from .proxy import PROXY_ONLY_HOST, Tinyproxy
+from .tls import PrivateCa
 
 CaptureFixture = pytest.CaptureFixture[str]
 MIB = 1024 * 1024
