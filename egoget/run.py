@@ -476,12 +476,17 @@ class MetadataFetcher:
         if not files or not (state_dir(cache) / LEDGER_FILE_NAME).exists():
             return files
         session = self._session
-        cached = Ledger(state_dir(cache), snapshot=True).verified_files()
+        snapshot = Ledger(state_dir(cache), snapshot=True)
+        try:
+            cached = snapshot.verified_files()
+        finally:
+            snapshot.close()
         todo = []
         for file in files:
             identity = session.registry.for_uri(file.uri).redact(file.uri)
-            record = cached.get(_cached_name(file, identity))
-            source = cache / _cached_name(file, identity)
+            name = _cached_name(file, identity)
+            record = cached.get(name)
+            source = cache / name
             if record is None or not _still_valid(record, identity, file, cache, source):
                 todo.append(file)
                 continue
