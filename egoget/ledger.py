@@ -201,6 +201,14 @@ class Ledger:
         self._db.executemany("DELETE FROM chunk_progress WHERE dest = ?", dests)
         self._db.execute("COMMIT")
 
+    def reassign_source(self, dest: str, uri: str) -> None:
+        """Make a verified record answer for another remote holding the same file (a clip the
+        plan's route could not deliver, fetched through a fallback): later runs that plan it
+        by that remote find it present."""
+        with self._lock:
+            self._flush_verified()
+            self._db.execute("UPDATE files SET uri = ? WHERE dest = ?", (uri, dest))
+
     def forget_verified(self, dest: str) -> None:
         with self._lock:
             self._flush_verified()

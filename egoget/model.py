@@ -44,6 +44,16 @@ class RecordStep(Protocol):
     ) -> list[tuple[str, EgogetError]]: ...
 
 
+class Fallback(Protocol):
+    """Another way to files the plan's route could not deliver (a stale presigned link): given
+    the destinations that failed, the same destinations from another source, and a note for
+    the user saying which (None when there is nothing to say)."""
+
+    def replacements(
+        self, output: Path, failed: Sequence[str]
+    ) -> tuple[list[RemoteFile], str | None]: ...
+
+
 # A RemoteFile tag: a side file (metadata beside the data). A server that cannot be reached or
 # trusted fails that file, named at the end of the run, instead of stopping the run.
 SIDE_FILE_TAG = "side"
@@ -93,3 +103,4 @@ class PlannedRun:
     # Work on the output once every file of the plan is verified (unpacking, cutting clips).
     finishing: list[FinishingStep] = field(default_factory=list)
     records: Sequence[RecordStep] = ()
+    fallback: Fallback | None = None

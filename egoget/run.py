@@ -31,7 +31,15 @@ from .errors import (
 )
 from .ledger import Ledger, Stamp, VerifiedFile
 from .lock import OutputLock
-from .model import ItemProgress, Plan, PlannedRun, RemoteFile, StartProgress, StepOutcome
+from .model import (
+    Fallback,
+    ItemProgress,
+    Plan,
+    PlannedRun,
+    RemoteFile,
+    StartProgress,
+    StepOutcome,
+)
 from .paths import SafeRelPath, safe_relative_path
 from .resolve import check_link_expiry, resolve_sizes
 from .shards import Shard
@@ -320,6 +328,8 @@ def execute(
             # downloads, and the run exits 1.
             raise InvalidEntriesError(invalid)
         result = run_plan(session, planned.plan, hooks, cancelled, planned.refused)
+        if planned.fallback is not None:
+            retry_through_fallback(session, planned.fallback, result, hooks, cancelled)
         if planned.records and not result.dry_run:
             versions = {d: r.version_id for d, r in session.ledger.verified_files().items()}
             for record in planned.records:
@@ -330,6 +340,48 @@ def execute(
                 hooks.step_done(outcome)
                 result.finishing_failed.extend(outcome.failed)
     return result
+
+
+def retry_through_fallback(
+    session: OutputSession,
+    fallback: Fallback,
+    result: RunResult,
+    hooks: RunHooks,
+    cancelled: threading.Event,
+) -> None:
+    """The files the plan's route failed, fetched again through the fallback in the same run.
+    A file it delivers is no longer failed, and its record answers for the planned remote too,
+    so the next run (same plan) finds it present; one it does not keeps both routes' errors."""
+    first = result.summary
+    if result.dry_run or first.fatal is not None or first.interrupted or not first.failed:
+        return
+    files, note = fallback.replacements(session.config.output, list(first.failed))
+    if note:
+        hooks.note(note)
+    if not files:
+        return
+    second = session.transfer(files, hooks.emit, cancelled)
+    planned = {str(f.dest): f.uri for f in result.diff.todo}
+    for file in files:
+        dest = str(file.dest)
+        if dest not in second.failed:
+            first.failed.pop(dest, None)
+            if dest in planned:
+                identity = session.registry.for_uri(planned[dest]).redact(planned[dest])
+                session.ledger.reassign_source(dest, identity)
+        elif dest in first.failed:
+            error = second.failed[dest]
+            source = session.registry.for_uri(file.uri).redact(file.uri)
+            error.message = f"{first.failed[dest].message}; then by {source}: {error.message}"
+            first.failed[dest] = error
+    first.files_done += second.files_done
+    first.bytes_done += second.bytes_done
+    first.bytes_received += second.bytes_received
+    first.bytes_direct_io += second.bytes_direct_io
+    first.elapsed_s += second.elapsed_s
+    first.hedged_ranges += second.hedged_ranges
+    first.peak_connections = max(first.peak_connections, second.peak_connections)
+    first.fatal, first.interrupted = second.fatal, second.interrupted
 
 
 def dataset_planner(dataset: Dataset, config: DatasetConfig, registry: SourceRegistry) -> Planner:

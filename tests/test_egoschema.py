@@ -144,6 +144,7 @@ def test_a_stale_link_fails_its_own_file_as_a_stale_link(
     assert result.exit_code == 1, result.output
     assert f"{stale}.mp4" in result.stderr and "refused access" in result.stderr
     assert "stale" in result.stderr
+    assert "questions.json is missing, so their Drive ids are unknown" in result.stderr
     assert len(list((tmp_path / "es" / "videos").glob("*.mp4"))) == len(clips) - 1
 
 
@@ -364,6 +365,52 @@ def test_source_drive_ids_alone_never_asks_for_the_map(
     assert len(list((out / "videos").glob("*.mp4"))) == len(clips)
     assert not (out / "uid_to_url.json").exists()
     assert benchmark.requests_seen["drive.google.com/embeddedfolderview"] == 0
+
+
+def stale_map(s3_server: SeaweedServer, clips: dict[str, MirrorObject], path: Path) -> str:
+    """A fresh map with one link whose signature no longer matches; returns that clip's uid."""
+    mapping = uid_to_url(s3_server, clips, path)
+    stale = next(iter(mapping))
+    mapping[stale] = mapping[stale].replace("X-Amz-Signature=", "X-Amz-Signature=00")
+    path.write_text(json.dumps(mapping))
+    return stale
+
+
+def test_a_clip_whose_link_fails_comes_by_its_drive_id_in_the_same_run(
+    s3_server: SeaweedServer, clips: dict[str, MirrorObject], benchmark: DriveReplay,
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    stale = stale_map(s3_server, clips, tmp_path / "map.json")
+    out = tmp_path / "es"
+    with benchmark.active():
+        result = download_from(http_server, capsys, out, "--uid-to-url", str(tmp_path / "map.json"))
+    assert result.exit_code == 0, result.output
+    assert f"failed videos/{stale}.mp4" in result.stderr  # by its link, first
+    assert "1 clip failed by presigned link; trying 1 of them by Drive id" in result.stderr
+    for q_uid, obj in clips.items():
+        assert_same_bytes(out / "videos" / f"{q_uid}.mp4", obj)
+    clip_downloads = benchmark.requests_seen["drive.usercontent.google.com/download"]
+    assert clip_downloads >= 1
+    assert not list(out.rglob("*.part"))
+    with benchmark.active():
+        again = download_from(http_server, capsys, out, "--uid-to-url", str(tmp_path / "map.json"))
+    assert again.exit_code == 0, again.output
+    assert "0 files verified (0 B), 7 already present, 0 failed" in again.stderr
+    assert benchmark.requests_seen["drive.usercontent.google.com/download"] == clip_downloads
+
+
+def test_without_the_drive_ids_route_a_failed_link_stays_failed(
+    s3_server: SeaweedServer, clips: dict[str, MirrorObject], benchmark: DriveReplay,
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    stale = stale_map(s3_server, clips, tmp_path / "map.json")
+    out = tmp_path / "es"
+    with benchmark.active():
+        result = download_from(http_server, capsys, out, "--uid-to-url",
+                               str(tmp_path / "map.json"), "--source", "urls")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert not (out / "videos" / f"{stale}.mp4").exists()
+    assert benchmark.requests_seen["drive.usercontent.google.com/download"] == 0
 
 
 def test_unknown_source_suggests_the_close_name(

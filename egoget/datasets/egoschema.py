@@ -8,6 +8,7 @@ run layer refuses expired ones), and a link that goes stale mid-run fails only i
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,8 +149,35 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
         notes.append(f"clips by route {route}: {ROUTES[route]}")
         if config.metadata:
             files = [*files, *metadata.values()]
-        return PlannedRun(Plan(files).share(config.this_shard), refused, notes, finishing)
+        fallback = None
+        if route == "urls" and (not config.source or "drive-ids" in config.source):
+            fallback = DriveIdFallback()
+        return PlannedRun(
+            Plan(files).share(config.this_shard), refused, notes, finishing, fallback=fallback
+        )
     raise AssertionError("unreachable: the last route raises")
+
+
+class DriveIdFallback:
+    """Clips whose presigned link failed (stale, denied) fetched again in the same run by their
+    Drive ids, read from the questions.json this run (or an earlier one) put in the output."""
+
+    def replacements(
+        self, output: Path, failed: Sequence[str]
+    ) -> tuple[list[RemoteFile], str | None]:
+        clips = [dest for dest in failed if dest.startswith("videos/")]
+        if not clips:
+            return [], None
+        said = f"{len(clips)} {'clip' if len(clips) == 1 else 'clips'} failed by presigned link"
+        questions = output / "questions.json"
+        if not questions.is_file():
+            return [], f"{said}; questions.json is missing, so their Drive ids are unknown"
+        try:
+            by_dest = {str(file.dest): file for file in read_questions(questions)[0]}
+        except ManifestError as exc:
+            return [], f"{said}; their Drive ids are unknown: {exc.message}"
+        found = [by_dest[dest] for dest in clips if dest in by_dest]
+        return found, f"{said}; trying {len(found)} of them by Drive id (route drive-ids)"
 
 
 def describe() -> list[tuple[str, list[str]]]:
