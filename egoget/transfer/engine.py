@@ -2,22 +2,14 @@
 
 Workers pull work from one scheduler: the chunks of files already opened first, then the next
 file. So one large file is fetched by every worker in parallel, and many small files are fetched
-side by side, under one bound on connections. Each file moves through
-
-    ACTIVE -> FINALIZING -> DONE
-       |-> RESTARTING (remote changed / integrity mismatch) -> a fresh job for the same file
-       |-> FAILED
-
-and the transition out of ACTIVE is taken by whichever worker ends the file's last chunk in
-flight, so nothing ever writes to a part file that another worker is publishing or discarding.
+side by side, under one bound on connections. A file's states are in ``job.py``; the transition
+out of ACTIVE is taken by whichever worker ends the file's last chunk in flight, so nothing ever
+writes to a part file that another worker is publishing or discarding.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import enum
-import errno
 import os
 import threading
 import time
@@ -31,7 +23,6 @@ from ..config import IoMode
 from ..constants import (
     CHECKPOINT_BYTES,
     INTERRUPT_GRACE_S,
-    PART_SUFFIX,
     READ_BUFFER_BYTES,
     READ_BUFFERS_PER_WORKER,
 )
@@ -41,10 +32,8 @@ from ..errors import (
     EgogetError,
     IntegrityError,
     Interrupted,
-    RemoteChangedError,
     RetryableError,
     TransferError,
-    UnsafePathError,
 )
 from ..ledger import Ledger, VerifiedFile
 from ..model import SIDE_FILE_TAG, RemoteFile
@@ -53,14 +42,12 @@ from ..retry import RetryPolicy
 from ..sources import Source, SourceRegistry
 from ..sources.base import RangeStream, RemoteStat
 from .bandwidth import RateLimiter
-from .chunks import ChunkLayout, layout_for
+from .chunks import layout_for
 from .concurrency import ConcurrencyTuner
 from .diskio import (
-    PartWriter,
     aligned_buffer,
     aligned_read_size,
     direct_io_min_size,
-    open_direct,
 )
 from .events import (
     BytesReceived,
@@ -74,8 +61,15 @@ from .events import (
 )
 from .hedge import MAX_HEDGES_PER_RANGE, HedgedError, SilenceWatch
 from .integrity import PartHasher, multipart_parts
+from .job import ChunkTask, FetchedChunk, Job, JobState, part_path_of
 from .md5 import BufferRing
-from .verify import Digests, Promise, checks_text, verify
+from .partfile import (
+    hash_from_disk,
+    local_write_error,
+    open_part_file,
+    resume_point,
+    unlink_quietly,
+)
 
 T = TypeVar("T")
 # How long a worker waits for a connection slot before it looks at its hashed chunks again,
@@ -83,7 +77,6 @@ T = TypeVar("T")
 SLOT_WAIT_S = 0.005
 IDLE_SLOT_WAIT_S = 0.1
 _BUG_HINT = "rerun with EGOGET_DEBUG=1 and report the traceback; finished files are kept"
-_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 @dataclass(frozen=True)
@@ -94,73 +87,6 @@ class TransferOptions:
     max_restarts: int = 3
     limit_rate_bytes_per_s: int | None = None
     io_mode: IoMode = IoMode.AUTO
-
-
-class _State(enum.Enum):
-    ACTIVE = "active"
-    RESTARTING = "restarting"
-    FAILED = "failed"
-    FINALIZING = "finalizing"
-    DONE = "done"
-    ABANDONED = "abandoned"
-
-
-class _Job:
-    def __init__(
-        self,
-        file: RemoteFile,
-        identity: str,
-        size: int,
-        final_path: Path,
-        layout: ChunkLayout,
-        writer: PartWriter,
-        done: dict[int, bytes],
-        restarts: int,
-    ):
-        self.file = file
-        self.identity = identity  # the URI as the ledger keeps it: no signatures
-        self.etag_is_md5 = False
-        self.planned = file  # as the plan gave it: what a restart starts again from
-        self.progress: dict[int, int] = {}  # chunk -> bytes already on disk at its start
-        self.size = size
-        self.final_path = final_path
-        self.part_path = final_path.with_name(final_path.name + PART_SUFFIX)
-        self.layout = layout
-        self.writer = writer
-        self.done = done
-        self.restarts = restarts
-        self.state = _State.ACTIVE
-        self.in_flight = 0
-        self.counted_bytes = 0
-        self.error: EgogetError | None = None
-        self.whole_sha256: bytes | None = None
-        self.mtime_ns = 0
-        self.version_id: str | None = None  # as the remote named it while serving the ranges
-        self.lock = threading.Lock()
-
-    @property
-    def journaled(self) -> bool:
-        # A one-chunk file restarts from zero anyway: skip the ledger writes for it.
-        return self.layout.count > 1
-
-    @property
-    def fd(self) -> int:
-        return self.writer.fd
-
-
-@dataclass(frozen=True)
-class _ChunkTask:
-    job: _Job
-    index: int
-
-
-@dataclass(frozen=True)
-class _FetchedChunk:
-    """A chunk whose bytes are all on disk but whose last pieces may still be hashing."""
-
-    job: _Job
-    index: int
-    hasher: PartHasher
 
 
 class Engine:
@@ -183,7 +109,7 @@ class Engine:
             RateLimiter(options.limit_rate_bytes_per_s) if options.limit_rate_bytes_per_s else None
         )
         self._lock = threading.Lock()
-        self._pending: deque[_ChunkTask] = deque()
+        self._pending: deque[ChunkTask] = deque()
         self._files: Iterator[RemoteFile] = iter(())
         self._summary = TransferSummary()
         self._partials = ledger.partial_files()
@@ -235,7 +161,7 @@ class Engine:
         # Fetched chunks are ended between tasks, never mid-stream: ending one may restart
         # its file, whose new requests must not share this worker's connection with a body
         # still being read.
-        fetched: list[_FetchedChunk] = []
+        fetched: list[FetchedChunk] = []
         try:
             while not self._cancelled.is_set():
                 self._end_hashed_chunks(fetched, wait=False)
@@ -251,7 +177,7 @@ class Engine:
                         # Ending them may restart a file, which brings new work.
                         self._end_hashed_chunks(fetched, wait=True)
                         continue
-                    if isinstance(task, _ChunkTask):
+                    if isinstance(task, ChunkTask):
                         self._run_chunk(task, buffers, fetched)
                     else:
                         self._open_file(task, restarts=0)
@@ -263,7 +189,7 @@ class Engine:
             self._fail_run(EgogetError(f"internal error: {exc!r}", hint=_BUG_HINT))
             raise
 
-    def _end_hashed_chunks(self, fetched: list[_FetchedChunk], wait: bool) -> None:
+    def _end_hashed_chunks(self, fetched: list[FetchedChunk], wait: bool) -> None:
         """End the fetched chunks whose hashing is done (all of them, waiting, if ``wait``)."""
         if not fetched:
             return
@@ -272,11 +198,11 @@ class Engine:
             fetched.remove(chunk)
             self._chunk_ended(chunk.job, chunk.index, chunk.hasher.part_md5s(), None)
 
-    def _next_task(self) -> _ChunkTask | RemoteFile | None:
+    def _next_task(self) -> ChunkTask | RemoteFile | None:
         with self._lock:
             while self._pending:
                 task = self._pending.popleft()
-                if task.job.state is _State.ACTIVE:
+                if task.job.state is JobState.ACTIVE:
                     return task
             return next(self._files, None)
 
@@ -300,16 +226,16 @@ class Engine:
             self._report_failure(file.dest, exc)
             return
         except OSError as exc:
-            self._report_failure(file.dest, _local_write_error(exc, self._out_dir / file.dest, 0))
+            self._report_failure(file.dest, local_write_error(exc, self._out_dir / file.dest, 0))
             return
         if job.layout.count == len(job.done):
             self._finalize(job)
             return
         missing = [i for i in range(job.layout.count) if i not in job.done]
         with self._lock:
-            self._pending.extendleft(_ChunkTask(job, i) for i in reversed(missing))
+            self._pending.extendleft(ChunkTask(job, i) for i in reversed(missing))
 
-    def _prepare(self, file: RemoteFile, restarts: int) -> _Job:
+    def _prepare(self, file: RemoteFile, restarts: int) -> Job:
         source = self._registry.for_uri(file.uri)
         accepts_ranges = True
         planned = file
@@ -332,46 +258,24 @@ class Engine:
         if multipart_parts(file.etag):
             stat = RemoteStat(size, file.etag)
             part_size = self._retrying(file.dest, lambda: source.part_size(file.uri, stat))
+        part_path = part_path_of(final_path)
+        resume = resume_point(
+            self._partials.pop(file.dest, None), identity, size, file.etag, part_size, part_path
+        )
         # A server that ignores Range can only be read from the start, in one piece.
         target_chunk = self._options.chunk_size if accepts_ranges else max(1, size)
-        part_path = final_path.with_name(final_path.name + PART_SUFFIX)
-
-        done: dict[int, bytes] = {}
-        progress: dict[int, int] = {}
-        resumable = self._partials.pop(file.dest, None)
-        if (
-            resumable is not None
-            and resumable.uri == identity
-            and resumable.size == size
-            and resumable.validator == file.etag
-            and resumable.part_size == part_size
-            and (resumable.done_chunks or resumable.chunk_progress)
-            and _size_of(part_path) == size
-        ):
-            # Keep the layout the finished chunks were cut with, whatever --chunk-size-mib says now.
-            target_chunk = resumable.chunk_size
-            done = resumable.done_chunks
-            progress = resumable.chunk_progress
-        layout = layout_for(size, target_chunk, part_size)
-        fd = self._open_part_file(part_path, size, truncate=not (done or progress))
-        direct_fd = -1
-        if self._direct_min_size is not None and size >= self._direct_min_size:
-            try:
-                direct_fd = open_direct(part_path)
-            except OSError as exc:
-                os.close(fd)
-                raise _local_write_error(exc, part_path, size) from exc
-        if not (done or progress) and layout.count > 1:
+        layout = layout_for(size, resume.chunk_size or target_chunk, part_size)
+        writer = open_part_file(part_path, size, resume, self._direct_min_size)
+        if not resume.anything and layout.count > 1:
             self._ledger.start_partial(
                 file.dest, identity, size, file.etag, layout.chunk_size, part_size
             )
-        writer = PartWriter(fd, direct_fd)
-        job = _Job(file, identity, size, final_path, layout, writer, done, restarts)
-        job.planned = planned
-        job.progress = dict(progress)
-        job.etag_is_md5 = source.etag_is_md5(file.uri)
-        resumed = sum(layout.bounds(i)[1] - layout.bounds(i)[0] for i in done)
-        resumed += sum(progress.values())
+        job = Job(
+            file, planned, identity, final_path, layout, writer, resume.done, restarts,
+            progress=resume.progress, etag_is_md5=source.etag_is_md5(file.uri),
+        )  # fmt: skip
+        resumed = sum(layout.bounds(i)[1] - layout.bounds(i)[0] for i in resume.done)
+        resumed += sum(resume.progress.values())
         self._emit(FileStarted(file.dest, size, resumed))
         if resumed:
             job.counted_bytes = resumed
@@ -390,36 +294,12 @@ class Engine:
             self._checked_dirs.add(folder)
         return final_path
 
-    def _open_part_file(self, part_path: Path, size: int, truncate: bool) -> int:
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | (os.O_TRUNC if truncate else 0)
-        try:
-            fd = os.open(part_path, flags, 0o644)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise UnsafePathError(
-                    f"refusing to write through a symlink at {part_path}"
-                ) from exc
-            raise _local_write_error(exc, part_path, size) from exc
-        if truncate and size:
-            try:
-                # Reserve the space now: a full disk shows up before any byte is fetched.
-                os.posix_fallocate(fd, 0, size)
-            except OSError as exc:
-                if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL):
-                    os.ftruncate(fd, size)
-                else:
-                    os.close(fd)
-                    raise _local_write_error(exc, part_path, size) from exc
-        return fd
-
     # --- one chunk ----------------------------------------------------------------------------
 
-    def _run_chunk(
-        self, task: _ChunkTask, buffers: BufferRing, fetched: list[_FetchedChunk]
-    ) -> None:
+    def _run_chunk(self, task: ChunkTask, buffers: BufferRing, fetched: list[FetchedChunk]) -> None:
         job = task.job
         with job.lock:
-            if job.state is not _State.ACTIVE:
+            if job.state is not JobState.ACTIVE:
                 return
             job.in_flight += 1
         error: EgogetError
@@ -428,20 +308,20 @@ class Engine:
         except EgogetError as exc:
             error = exc
         except OSError as exc:
-            error = _local_write_error(exc, job.part_path, job.size)
+            error = local_write_error(exc, job.part_path, job.size)
         else:
-            fetched.append(_FetchedChunk(job, task.index, hasher))
+            fetched.append(FetchedChunk(job, task.index, hasher))
             return
         self._chunk_ended(job, task.index, b"", error)
 
-    def _fetch_chunk(self, job: _Job, index: int, buffers: BufferRing) -> PartHasher:
+    def _fetch_chunk(self, job: Job, index: int, buffers: BufferRing) -> PartHasher:
         source: Source = self._registry.for_uri(job.file.uri)
         start, end = job.layout.bounds(index)
         want_sha256 = job.file.sha256 is not None and job.layout.count == 1
         hasher = PartHasher(start, end, job.layout.part_size, want_sha256)
         offset = start + job.progress.pop(index, 0)
         # A killed run's bytes before its last checkpoint are on disk: hash them, fetch the rest.
-        _hash_from_disk(job.fd, hasher, start, offset)
+        hash_from_disk(job.fd, hasher, start, offset)
         checkpoint = offset
         hedges = 0
 
@@ -501,7 +381,7 @@ class Engine:
                 hint="rerun the same command to resume; finished chunks are kept",
             ) from exc
 
-    def _count(self, job: _Job, nbytes: int, direct_bytes: int) -> None:
+    def _count(self, job: Job, nbytes: int, direct_bytes: int) -> None:
         job.counted_bytes += nbytes
         with self._lock:
             self._summary.bytes_received += nbytes
@@ -511,57 +391,46 @@ class Engine:
             self._limiter.consume(nbytes, self._cancelled)
 
     def _chunk_ended(
-        self, job: _Job, index: int, part_md5s: bytes, error: EgogetError | None
+        self, job: Job, index: int, part_md5s: bytes, error: EgogetError | None
     ) -> None:
         with job.lock:
             job.in_flight -= 1
-            if error is None and job.state is not _State.RESTARTING:
+            if error is None and job.state is not JobState.RESTARTING:
                 # Kept even when another chunk has failed the file meanwhile: its part file
                 # stays for a rerun, which then fetches only what is missing.
                 if job.journaled:
                     self._ledger.record_chunk(job.file.dest, index, part_md5s)
                 job.done[index] = part_md5s
-            elif error is not None and job.state is _State.ACTIVE:
+            elif error is not None and job.state is JobState.ACTIVE:
                 self._absorb_error(job, error)
             if job.in_flight:
                 return
-            if job.state is _State.ACTIVE and len(job.done) == job.layout.count:
-                job.state = _State.FINALIZING
+            if job.state is JobState.ACTIVE and len(job.done) == job.layout.count:
+                job.state = JobState.FINALIZING
             state = job.state
-        if state is _State.FINALIZING:
+        if state is JobState.FINALIZING:
             self._finalize(job)
-        elif state is _State.RESTARTING:
+        elif state is JobState.RESTARTING:
             self._restart(job)
-        elif state is _State.FAILED and job.error is not None:
+        elif state is JobState.FAILED and job.error is not None:
             self._close(job)
             self._report_failure(job.file.dest, job.error)
             job.error = None
 
-    def _absorb_error(self, job: _Job, error: EgogetError) -> None:
+    def _absorb_error(self, job: Job, error: EgogetError) -> None:
         """Decide, under the job's lock, what one chunk's error means for its whole file."""
-        if isinstance(error, Interrupted):
-            job.state = _State.ABANDONED
-        elif _dooms_the_run(job.file, error):
-            job.state = _State.ABANDONED
+        dooms = not isinstance(error, Interrupted) and _dooms_the_run(job.file, error)
+        job.absorb(error, dooms, self._options.max_restarts)
+        if dooms:
             self._fail_run(error)
-        elif isinstance(error, RemoteChangedError | IntegrityError):
-            if job.restarts < self._options.max_restarts:
-                job.state = _State.RESTARTING
-                job.error = error
-            else:
-                job.state = _State.FAILED
-                job.error = error
-        else:
-            job.state = _State.FAILED
-            job.error = error
 
     # --- the end of a file --------------------------------------------------------------------
 
-    def _restart(self, job: _Job) -> None:
+    def _restart(self, job: Job) -> None:
         reason = job.error.message if job.error else "restarting"
-        job.state = _State.ABANDONED
+        job.state = JobState.ABANDONED
         self._close(job)
-        _unlink_quietly(job.part_path)
+        unlink_quietly(job.part_path)
         self._ledger.drop_partial(job.file.dest)
         self._emit(Restarting(job.file.dest, reason))
         self._emit(BytesReceived(job.file.dest, -job.counted_bytes))
@@ -570,18 +439,18 @@ class Engine:
         fresh = dataclasses.replace(job.planned, etag=None)
         self._open_file(fresh, restarts=job.restarts + 1)
 
-    def _finalize(self, job: _Job) -> None:
+    def _finalize(self, job: Job) -> None:
         try:
-            checked = self._verify(job)
+            checked = job.verify()
         except IntegrityError as exc:
             with job.lock:
                 self._absorb_error(job, exc)
                 state = job.state
-            if state is _State.RESTARTING:
+            if state is JobState.RESTARTING:
                 self._restart(job)
             else:
                 self._close(job)
-                _unlink_quietly(job.part_path)
+                unlink_quietly(job.part_path)
                 self._ledger.drop_partial(job.file.dest)
                 self._report_failure(job.file.dest, exc)
             return
@@ -594,7 +463,7 @@ class Engine:
             os.replace(job.part_path, job.final_path)
         except OSError as exc:
             self._close(job)
-            error = _local_write_error(exc, job.final_path, job.size)
+            error = local_write_error(exc, job.final_path, job.size)
             if isinstance(error, DiskFullError):
                 self._fail_run(error)
             self._report_failure(job.file.dest, error)
@@ -616,34 +485,13 @@ class Engine:
             ),
             now=job.journaled,
         )
-        job.state = _State.DONE
+        job.state = JobState.DONE
         with self._lock:
             self._summary.files_done += 1
             self._summary.bytes_done += job.size
         self._emit(FileDone(file.dest, job.size, checked))
 
-    def _verify(self, job: _Job) -> str:
-        """Check the part file against everything the remote and manifest promised, with the
-        digests hashed in flight."""
-        file = job.file
-        # The last write set the mtime; renaming the file does not change it.
-        job.mtime_ns = os.fstat(job.fd).st_mtime_ns
-        layout = job.layout
-        ordered = b"".join(job.done[i] for i in range(layout.count))
-        whole_md5 = ordered.hex() if layout.count == 1 and layout.part_size is None else None
-        promise = Promise(job.size, file.etag, job.etag_is_md5, file.md5, file.sha256,
-                          layout.part_size)  # fmt: skip
-        known = Digests(
-            part_md5s=ordered if layout.part_size else None,
-            md5=whole_md5,
-            sha256=job.whole_sha256.hex() if job.whole_sha256 is not None else None,
-        )
-        try:
-            return checks_text(verify(job.fd, promise, known))
-        except IntegrityError as exc:
-            raise IntegrityError(f"{file.dest}: {exc.message}") from exc
-
-    def _close(self, job: _Job) -> None:
+    def _close(self, job: Job) -> None:
         job.writer.close()
 
     def _report_failure(self, dest: str, error: EgogetError) -> None:
@@ -659,35 +507,3 @@ def _dooms_the_run(file: RemoteFile, error: EgogetError) -> bool:
     if not isinstance(error, RUN_FATAL_ERRORS):
         return False
     return isinstance(error, DiskFullError) or not file.tags.get(SIDE_FILE_TAG)
-
-
-def _hash_from_disk(fd: int, hasher: PartHasher, start: int, end: int) -> None:
-    offset = start
-    while offset < end:
-        block = os.pread(fd, min(READ_BUFFER_BYTES, end - offset), offset)
-        if not block:
-            raise IntegrityError("the part file is shorter than its recorded progress")
-        hasher.update(memoryview(block))
-        offset += len(block)
-
-
-def _size_of(path: Path) -> int | None:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return None
-
-
-def _unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-
-
-def _local_write_error(exc: OSError, path: Path, size: int) -> EgogetError:
-    if exc.errno in _DISK_FULL_ERRNOS:
-        return DiskFullError(
-            f"no space left to write {path.name} ({size:,} bytes) in {path.parent}",
-            hint="free some space or choose another --output directory, then rerun: "
-            "finished chunks are kept",
-        )
-    return TransferError(f"cannot write {path}: {exc.strerror}")
