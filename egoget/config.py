@@ -262,6 +262,9 @@ class EgoSchemaConfig(DatasetConfig):
         "https://huggingface.co/datasets/lmms-lab/egoschema/resolve/main/",
         description="The Hugging Face route's base URL (a mirror of lmms-lab/egoschema)",
     )
+    kaggle_url: str = Field(
+        "https://api.kaggle.com/v1/", description="Kaggle's API, for the kaggle route"
+    )
 
 
 class Ego4dSocialConfig(DatasetConfig):
@@ -276,6 +279,8 @@ class Ego4dSocialConfig(DatasetConfig):
     checkpoints: bool = False
     # Which baseline's clips to cut: lam (Looking-at-me) or ttm (Talking-to-me).
     branch: str = Field("lam", pattern="^(lam|ttm)$")
+    # The social_test release too, unpacked, its folder for the branch linked into data/.
+    test: bool = False
 
 
 class EgoVlpConfig(DatasetConfig):

@@ -34,14 +34,18 @@ class Unpack:
     into: SafeRelPath
     # The archive's own top folder (e.g. EgoSchema's good_clips_git/), dropped from names.
     strip_prefix: str = ""
+    # For an archive whose folders are not known: only members with this ending, each placed
+    # by its file name alone; the others stay in the archive.
+    by_file_name: str = ""
 
     def run(
         self, output: Path, cancelled: threading.Event, start_progress: StartProgress
     ) -> StepOutcome:
         done = unpack(output, self, cancelled)
+        left = f"; {done.left_in_archive} other members left in it" if done.left_in_archive else ""
         return StepOutcome(
             f"unpacked {self.archive} into {self.into}/: {done.written} files written, "
-            f"{done.skipped} already there",
+            f"{done.skipped} already there{left}",
             done.refused,
         )
 
@@ -50,6 +54,7 @@ class Unpack:
 class UnpackResult:
     written: int = 0
     skipped: int = 0
+    left_in_archive: int = 0
     refused: list[tuple[str, EgogetError]] = field(default_factory=list)
 
 
@@ -106,6 +111,12 @@ def unpack(output: Path, step: Unpack, cancelled: threading.Event) -> UnpackResu
                 result.refused.append((member.name, error))
                 continue
             name = member.name.removeprefix("./").removeprefix(step.strip_prefix)
+            if step.by_file_name:
+                folder, _, name = name.rpartition("/")
+                # macOS zippers add AppleDouble twins (__MACOSX/.../._x.mp4): never data.
+                if not name.endswith(step.by_file_name) or _apple_double(folder, name):
+                    result.left_in_archive += 1
+                    continue
             try:
                 dest = destination_inside(output, safe_relative_path(f"{step.into}/{name}"))
             except UnsafePathError as exc:
@@ -134,6 +145,10 @@ def unpack(output: Path, step: Unpack, cancelled: threading.Event) -> UnpackResu
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise _unreadable(step, archive, exc) from exc
     return result
+
+
+def _apple_double(folder: str, name: str) -> bool:
+    return name.startswith("._") or folder.split("/", 1)[0] == "__MACOSX"
 
 
 def _unreadable(step: Unpack, archive: Path, exc: BaseException) -> ManifestError:

@@ -95,7 +95,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_server: Sea
     this one, which exports CA bundle variables) reach a test; TLS tests set their own."""
     for name in list(os.environ):
         if (
-            (name.startswith(("AWS_", "EGOGET_")) and name != "EGOGET_OFFICIAL_VENV")
+            (name.startswith(("AWS_", "EGOGET_", "KAGGLE_")) and name != "EGOGET_OFFICIAL_VENV")
             or name in _TLS_VARIABLES
             or name.lower().endswith("_proxy")
             or name.startswith("XDG_")

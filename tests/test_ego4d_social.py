@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -221,3 +222,86 @@ def test_cut_clips_refuses_a_shard_which_lacks_the_other_shares_annotations(
     assert not (out / "data").exists()
     share = download(capsys, out, "--shard", "1/2")
     assert share.exit_code == 0, share.output
+
+
+# --- --test: the social_test release, where each branch reads it ------------------------------
+
+TEST_BASE = "public/v1/social_test"
+
+
+def archive_bytes(kind: str, members: dict[str, bytes]) -> bytes:
+    import tarfile
+    import zipfile
+
+    buffer = io.BytesIO()
+    if kind == "zip":
+        with zipfile.ZipFile(buffer, "w") as bundle:
+            for name, data in members.items():
+                bundle.writestr(name, data)
+    else:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                bundle.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+# The folders each baseline reads (its README); the archives' own names are not published, so
+# these are made up, and egoget must not depend on them.
+LAM_FRAME = "videos_challenge/v01/t3/000120_u7.jpg"
+TTM_AUDIO = "final_test_data/00a06cd8d7a0a5a9d9e72c918142048a/audio/aud.wav"
+
+
+@pytest.fixture(scope="module")
+def social_test_release(s3_server: SeaweedServer) -> dict[str, bytes]:
+    client = s3_server.client()
+    ensure_bucket(client, CONSORTIUM_BUCKET)
+    members = {LAM_FRAME: b"\xff\xd8 a face crop", TTM_AUDIO: b"RIFF a segment's audio"}
+    objects = {
+        "looking_test.zip": archive_bytes("zip", {LAM_FRAME: members[LAM_FRAME]}),
+        "talking_test.tar.gz": archive_bytes("tgz", {TTM_AUDIO: members[TTM_AUDIO]}),
+        "README.txt": b"social test data",
+    }
+    listing = io.StringIO()
+    rows = csv.writer(listing)
+    rows.writerow(["file_uid", "canonical_s3_location", "type"])
+    for name, body in objects.items():
+        put_object(client, CONSORTIUM_BUCKET, f"{TEST_BASE}/{name}", body, False)
+        rows.writerow([name, f"s3://{CONSORTIUM_BUCKET}/{TEST_BASE}/{name}", "file"])
+    put_object(client, CONSORTIUM_BUCKET, f"{TEST_BASE}/manifest.csv",
+               listing.getvalue().encode(), False)  # fmt: skip
+    return members
+
+
+def test_test_data_is_unpacked_and_linked_where_each_branch_reads_it(
+    social_release: dict[str, int], social_test_release: dict[str, bytes], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    out = tmp_path / "social-interactions"
+    result = download(capsys, out, "--test")
+    assert result.exit_code == 0, result.output
+    data = out / "data"
+    assert (data / "social_test" / "README.txt").read_bytes() == b"social test data"
+    lam = data / "videos_challenge"
+    assert lam.is_symlink() and os.readlink(lam) == "social_test/videos_challenge"
+    frame = LAM_FRAME.removeprefix("videos_challenge/")
+    assert (lam / frame).read_bytes() == social_test_release[LAM_FRAME]
+    assert not (data / "final_test_data").exists()
+    assert "linked data/videos_challenge -> social_test/videos_challenge" in result.output
+
+    ttm = download(capsys, out, "--test", "--branch", "ttm")
+    assert ttm.exit_code == 0, ttm.output
+    assert "0 files to fetch" in ttm.output
+    segment = data / "final_test_data" / TTM_AUDIO.removeprefix("final_test_data/")
+    assert segment.read_bytes() == social_test_release[TTM_AUDIO]
+    assert no_part_files(out) == []
+
+
+def test_test_data_with_a_shard_is_refused_before_anything_is_fetched(
+    social_release: dict[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = download(capsys, tmp_path / "o", "--test", "--shard", "1/2")
+    assert result.exit_code == 2, result.output
+    assert "--test needs the whole download" in result.stderr
+    assert not (tmp_path / "o" / "data").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from tests.mirror.seed import MirrorObject, object_bytes, seed_object
 from .conftest import Outcome, assert_same_bytes, expired_link, run_cli
 from .drivereplay import DriveReplay
 from .httpserver import ContentServer
+from .kaggleapi import KaggleApi, kaggle_api
 
 DRIVE_FOLDER_ID = "1SS0VVz8rML1e5gWq7D7VtP1oxE2UtmhQ"
 # lmms-lab/egoschema on Hugging Face: videos_chunked_01.zip .. videos_chunked_05.zip
@@ -545,3 +547,123 @@ def test_a_missing_hugging_face_mirror_falls_back_to_the_next_route(
     assert "videos_chunked_01.zip" in result.stderr and "route drive-ids" in result.stderr
     for q_uid, obj in clips.items():
         assert_same_bytes(out / "videos" / f"{q_uid}.mp4", obj)
+
+
+# --- the Kaggle route: the competition's archive through Kaggle's API --------------------------
+
+
+def kaggle_zip(clips: dict[str, MirrorObject]) -> bytes:
+    """The competition's archive: clips two folders deep (videos/videos/<q_uid>.mp4, as a
+    third-party setup unpacks it), the question file beside them, and a macOS zipper's
+    AppleDouble twin that is not a clip."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for q_uid, obj in clips.items():
+            archive.writestr(f"videos/videos/{q_uid}.mp4", object_bytes(obj.key, obj.size))
+        archive.writestr("questions.json", b"[]")
+        archive.writestr(f"__MACOSX/videos/videos/._{next(iter(clips))}.mp4", b"\x00\x05\x16\x07")
+    return buffer.getvalue()
+
+
+BASIC_ALICE = "Basic " + __import__("base64").b64encode(b"alice:secretkey").decode()
+
+
+@pytest.fixture
+def kaggle(clips: dict[str, MirrorObject], http_server: ContentServer) -> Iterator[KaggleApi]:
+    from .kaggleapi import ARCHIVE_PATH
+
+    http_server.files[ARCHIVE_PATH] = kaggle_zip(clips)
+    with kaggle_api(http_server.base_url, BASIC_ALICE, "egoschema-public") as api:
+        yield api
+
+
+def test_kaggle_route_unpacks_every_clip_into_videos_and_reruns_fetch_nothing(
+    clips: dict[str, MirrorObject], kaggle: KaggleApi, http_server: ContentServer,
+    tmp_path: Path, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("KAGGLE_USERNAME", "alice")
+    monkeypatch.setenv("KAGGLE_KEY", "secretkey")
+    out = tmp_path / "es"
+    args = ("--source", "kaggle", "--no-metadata", "--kaggle-url", kaggle.url)
+    result = download_from(http_server, capsys, out, *args)
+    assert result.exit_code == 0, result.output
+    ((headers, body),) = kaggle.posts
+    assert headers["Authorization"] == BASIC_ALICE
+    assert json.loads(body) == {"competitionName": "egoschema-public"}
+    assert sorted(p.name for p in (out / "videos").iterdir()) == sorted(f"{q}.mp4" for q in clips)
+    for q_uid, obj in clips.items():
+        assert_same_bytes(out / "videos" / f"{q_uid}.mp4", obj)
+    assert (out / "archives" / "egoschema-public.zip").is_file()
+    assert "2 other members left in it" in result.stderr
+    assert "Signature=" not in result.output
+    served = http_server.bytes_served
+    again = download_from(http_server, capsys, out, *args)
+    assert again.exit_code == 0, again.output
+    assert "0 files verified (0 B), 1 already present" in again.stderr
+    assert http_server.bytes_served - served < 1024  # the size probe, not the archive
+
+
+def test_a_kaggle_token_puts_the_kaggle_route_first(
+    clips: dict[str, MirrorObject], kaggle: KaggleApi, http_server: ContentServer,
+    tmp_path: Path, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    config_dir = tmp_path / "kaggle-config"
+    config_dir.mkdir()
+    (config_dir / "kaggle.json").write_text('{"username": "alice", "key": "secretkey"}')
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(config_dir))
+    result = download_from(http_server, capsys, tmp_path / "es", "--no-metadata",
+                           "--kaggle-url", kaggle.url)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "clips by route kaggle" in result.stderr
+    assert len(list((tmp_path / "es" / "videos").glob("*.mp4"))) == len(clips)
+
+
+def test_kaggle_without_a_token_is_exit_3_saying_where_to_get_one(
+    kaggle: KaggleApi, http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    result = download_from(http_server, capsys, tmp_path / "es", "--source", "kaggle",
+                           "--kaggle-url", kaggle.url)  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "no Kaggle API token found" in result.stderr
+    assert "kaggle.json" in result.stderr and "egoschema-public/rules" in result.stderr
+    assert kaggle.posts == []
+
+
+def test_kaggle_rules_not_accepted_name_the_rules_page_or_fall_through(
+    s3_server: SeaweedServer, clips: dict[str, MirrorObject], kaggle: KaggleApi,
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("KAGGLE_API_TOKEN", "KGAT_0123456789abcdef")
+    kaggle.authorization = "Bearer KGAT_0123456789abcdef"
+    kaggle.rules_accepted = False
+    alone = download_from(http_server, capsys, tmp_path / "alone", "--source", "kaggle",
+                          "--kaggle-url", kaggle.url)  # fmt: skip
+    assert alone.exit_code == 3, alone.output
+    assert "You must accept this competition's rules" in alone.stderr
+    assert "https://www.kaggle.com/competitions/egoschema-public/rules" in alone.stderr
+    uid_to_url(s3_server, clips, tmp_path / "map.json")
+    fallen = download_from(http_server, capsys, tmp_path / "es", "--no-metadata", "--source",
+                           "kaggle", "urls", "--uid-to-url", str(tmp_path / "map.json"),
+                           "--kaggle-url", kaggle.url)  # fmt: skip
+    assert fallen.exit_code == 0, fallen.output
+    assert "route kaggle unavailable" in fallen.stderr and "route urls" in fallen.stderr
+    for q_uid, obj in clips.items():
+        assert_same_bytes(tmp_path / "es" / "videos" / f"{q_uid}.mp4", obj)
+
+
+def test_a_refused_kaggle_key_is_exit_3_naming_where_it_came_from(
+    kaggle: KaggleApi, http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    home = Path(os.environ["HOME"])  # the test's own (conftest), with no Kaggle token in it
+    (home / ".kaggle").mkdir()
+    (home / ".kaggle" / "kaggle.json").write_text('{"username": "alice", "key": "old"}')
+    result = download_from(http_server, capsys, tmp_path / "es", "--source", "kaggle",
+                           "--kaggle-url", kaggle.url)  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "Kaggle refused the credentials from" in result.stderr
+    assert ".kaggle/kaggle.json (HTTP 401)" in result.stderr
+    assert "old" not in result.stderr.replace("kaggle.json", "")

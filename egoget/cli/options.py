@@ -257,10 +257,12 @@ DATASET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         ("--source",),
         {
             "cls": ManyValues,
-            "help": "Routes to the clips, tried in this order until one can be planned: urls "
-            "(presigned links), huggingface (lmms-lab/egoschema's zip archives, unpacked), "
-            "drive-archive (videos.tar.gz, unpacked), drive-ids (one Drive file per clip) "
-            "[default: all four in that order; only urls when --uid-to-url is given].",
+            "help": "Routes to the clips, tried in this order until one can be planned: "
+            "kaggle (the egoschema-public competition's archive, unpacked; needs a Kaggle API "
+            "token), urls (presigned links), huggingface (lmms-lab/egoschema's zip archives, "
+            "unpacked), drive-archive (videos.tar.gz, unpacked), drive-ids (one Drive file per "
+            "clip) [default: all five in that order, kaggle only when a token is found; only "
+            "urls when --uid-to-url is given].",
         },
     ),
     "hf_url": (
@@ -269,6 +271,10 @@ DATASET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "help": "Base URL of the huggingface route [default: lmms-lab/egoschema on "
             "huggingface.co]; e.g. a mirror such as hf-mirror.com."
         },
+    ),
+    "kaggle_url": (
+        ("--kaggle-url",),
+        {"help": "Base URL of Kaggle's API for the kaggle route [default: api.kaggle.com/v1]."},
     ),
     "metadata_url": (
         ("--metadata-url",),
@@ -297,6 +303,17 @@ DATASET_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "help": "The baseline whose clips --cut-clips makes: lam (Looking-at-me: cut at "
             "video_start_sec..video_end_sec) or ttm (Talking-to-me: parent_start_sec.."
             "parent_end_sec) [default: lam].",
+        },
+    ),
+    "test": (
+        ("--test",),
+        {
+            "is_flag": True,
+            "default": None,
+            "help": "Also the test data: the social_test release (public/v1/social_test/, as "
+            "the baselines' READMEs name it) into data/social_test/, archives unpacked, and "
+            "the folder --branch reads linked: data/videos_challenge (lam) or "
+            "data/final_test_data (ttm).",
         },
     ),
     "checkpoints": (

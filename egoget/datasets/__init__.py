@@ -112,6 +112,7 @@ DATASETS: dict[str, Dataset] = {
                 "uid_to_url": None,
                 "source": None,
                 "hf_url": None,
+                "kaggle_url": None,
                 "metadata_url": "Where questions.json, subset_answers.json and "
                 "uid_to_ego4d.json are fetched from [default: the benchmark's GitHub repository].",
                 "metadata": "Also fetch questions.json, subset_answers.json and "
@@ -162,6 +163,7 @@ DATASETS: dict[str, Dataset] = {
                 "branch": None,
                 "cut_procs": None,
                 "checkpoints": None,
+                "test": None,
             },
         ),
     )

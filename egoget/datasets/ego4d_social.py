@@ -7,6 +7,9 @@ The baselines (github.com/EGO4D/social-interactions) expect, under their checkou
                                 av_test_unannotated.json)
     data/videos/<clip_uid>.mp4  each annotated clip, cut from its canonical video
     checkpoints/                the baselines' checkpoints from Google Drive (--checkpoints)
+    data/social_test/           the social_test release, archives unpacked (--test), with
+    data/videos_challenge       the folder in it the lam branch reads, or
+    data/final_test_data        the one the ttm branch reads (both READMEs, "Data preparation")
 
 Their script downloads one canonical video at a time with ``aws s3 cp`` and cuts it with
 ffmpeg. Here the canonical videos of the AV benchmark (kept in ``data/full_scale/``) come in one
@@ -16,6 +19,7 @@ the baselines make them, audio copied, each clip to a part file renamed when com
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import threading
@@ -28,6 +32,7 @@ from ..errors import EgogetError, ManifestError, UsageError
 from ..model import Plan, PlannedRun, RemoteFile, StartProgress, StepOutcome
 from ..paths import SafeRelPath, safe_relative_path
 from ..sources import SourceRegistry
+from ..unpack import Unpack
 from ..userfiles import read_json
 from ..video import Encode, find_tool, not_made_yet, run_encodes
 from . import Fetcher, ego4d
@@ -52,14 +57,29 @@ BRANCH_TIMES = {
     "ttm": ("parent_start_sec", "parent_end_sec"),
 }
 _CLIP_UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# The test data where both branches' READMEs point: "--datasets social_test or
+# s3://ego4d-consortium-sharing/public/v1/social_test/".
+TEST_VERSION = "v1"
+TEST_DATASET = "social_test"
+TEST_DIR = "data/social_test"
+TEST_MANIFEST_DEST = "data/csv/social_test_manifest.csv"
+# The folder each branch reads its test data from: lam's README and --test_path default
+# (common/config.py:7) data/videos_challenge; ttm's README data/final_test_data (its code's own
+# default is ./final_test_data: pass --test_data_path data/final_test_data).
+TEST_FOLDERS = {"lam": "videos_challenge", "ttm": "final_test_data"}
+ARCHIVE_ENDINGS = (".zip", ".tar", ".tar.gz", ".tgz")
+# How deep in the unpacked release the branch's folder is looked for.
+TEST_FOLDER_DEPTH = 3
 
 
 def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetcher) -> PlannedRun:
-    if config.cut_clips and config.shard:
-        # A share holds only some annotation files and videos; cutting needs all of them.
+    whole = [flag for flag, wanted in (("--cut-clips", config.cut_clips), ("--test", config.test))
+             if wanted]  # fmt: skip
+    if whole and config.shard:
+        # A share holds only some annotation files, videos and archives; these steps need all.
         raise UsageError(
-            "--cut-clips needs the whole download, not one --shard of it",
-            hint="download every share without --cut-clips, then run once with --cut-clips and "
+            f"{whole[0]} needs the whole download, not one --shard of it",
+            hint=f"download every share without {whole[0]}, then run once with {whole[0]} and "
             "no --shard on the output they share (it fetches only what is missing)",
         )
     if config.cut_clips and not config.dry_run:
@@ -112,7 +132,8 @@ def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetch
     absent = [n for n in ANNOTATION_FILES if n not in wanted]
     if absent:
         notes.append(f"not in the {config.version} annotations manifest: {', '.join(absent)}")
-    chosen = ego4d.Ego4dPlan(files, [], notes)
+    test_files = test_release(fetcher) if config.test else []
+    chosen = ego4d.Ego4dPlan(files + test_files, [], notes)
     run = ego4d.resolved_run(chosen, registry, config.procs, config.this_shard)
     run.records = ()  # data/ is the baselines' layout, not the official CLI's: no manifest.ver
     if config.checkpoints:
@@ -121,7 +142,80 @@ def plan_run(config: Ego4dSocialConfig, registry: SourceRegistry, fetcher: Fetch
         run.refused += refused
     if config.cut_clips:
         run.finishing.append(CutClips(cut_from, config.cut_procs, config.branch))
+    if config.test:
+        into = safe_relative_path(TEST_DIR)
+        run.finishing += [Unpack(f.dest, into) for f in test_files if _is_archive(f.dest)]
+        run.finishing.append(LinkTestFolder(config.branch))
     return run
+
+
+def test_release(fetcher: Fetcher) -> list[RemoteFile]:
+    """The social_test release's files, as its manifest lists them, for data/social_test/."""
+    manifest = RemoteFile(
+        ego4d.manifest_uri(TEST_VERSION, TEST_DATASET), safe_relative_path(TEST_MANIFEST_DEST)
+    )
+    rows = ego4d.read_manifest(TEST_DATASET, fetcher.fetch([manifest])[manifest.dest]).rows
+    return [
+        RemoteFile(row.uri, safe_relative_path(f"{TEST_DIR}/{row.file_name}"),
+                   tags={"part": TEST_DATASET})
+        for row in rows
+    ]  # fmt: skip
+
+
+def _is_archive(dest: str) -> bool:
+    return dest.lower().endswith(ARCHIVE_ENDINGS)
+
+
+@dataclass(frozen=True)
+class LinkTestFolder:
+    """data/<folder the branch reads> -> where that folder is in the unpacked release. Which
+    archive holds it is not published, so it is looked for by name."""
+
+    branch: str
+
+    def run(
+        self, output: Path, cancelled: threading.Event, start_progress: StartProgress
+    ) -> StepOutcome:
+        name = TEST_FOLDERS[self.branch]
+        link = output / "data" / name
+        found = _find_folder(output / TEST_DIR, name, TEST_FOLDER_DEPTH)
+        if found is None:
+            error = ManifestError(
+                f"no {name}/ folder in the social_test release's files",
+                hint=f"its files are in {TEST_DIR}/ as released; the {self.branch} baseline "
+                f"reads data/{name}/ (its README), so point it at the right folder there",
+            )
+            return StepOutcome(f"data/{name}: not found", [(f"data/{name}", error)])
+        target = os.path.relpath(found, link.parent)
+        if link.is_symlink() and os.readlink(link) == target:
+            return StepOutcome(f"data/{name} -> {target}: already linked")
+        if link.exists() or link.is_symlink():
+            error = ManifestError(
+                f"data/{name} exists and is not the link to {target}; left as it is",
+                hint=f"move it away and rerun to link the release's {name}/",
+            )
+            return StepOutcome(f"data/{name}: not linked", [(f"data/{name}", error)])
+        link.symlink_to(target, target_is_directory=True)
+        return StepOutcome(f"linked data/{name} -> {target} (the {self.branch} test data)")
+
+
+def _find_folder(root: Path, name: str, depth: int) -> Path | None:
+    """The shallowest folder called ``name`` under ``root`` (macOS zipper folders skipped)."""
+    level = [root]
+    for _ in range(depth):
+        below = []
+        for folder in level:
+            try:
+                children = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
+            except OSError:
+                continue
+            for child in children:
+                if child.name == name:
+                    return child
+                if child.name != "__MACOSX":
+                    below.append(child)
+        level = below
+    return None
 
 
 def annotated_videos(path: Path, dest: str) -> list[str]:
@@ -137,7 +231,8 @@ def describe() -> list[tuple[str, list[str]]]:
     return [
         ("layout", [f"{MANIFEST_DEST}", f"{JSON_DIR}/{{{','.join(ANNOTATION_FILES)}}}",
                     f"{CANONICAL_DIR}/<video_uid>.mp4", f"{CLIPS_DIR}/<clip_uid>.mp4 (--cut-clips)",
-                    f"{SOCIAL_CHECKPOINTS.dest} (--checkpoints)"]),
+                    f"{SOCIAL_CHECKPOINTS.dest} (--checkpoints)",
+                    f"{TEST_DIR}/ and data/{{{','.join(TEST_FOLDERS.values())}}} (--test)"]),
         ("benchmark", [BENCHMARK]),
         ("versions", list(ego4d.VERSIONS)),
     ]  # fmt: skip

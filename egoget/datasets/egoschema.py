@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from ..config import EgoSchemaConfig
 from ..errors import (
+    AuthError,
     EgogetError,
-    ExpiredLinkError,
     ManifestError,
     TransferError,
     UnreachableError,
@@ -39,15 +40,19 @@ DRIVE_FOLDER_ID = "1SS0VVz8rML1e5gWq7D7VtP1oxE2UtmhQ"
 METADATA_FILES = ("questions.json", "subset_answers.json", "uid_to_ego4d.json")
 # Routes to the clips, in the order tried by default.
 ROUTES = {
+    "kaggle": "the egoschema-public competition's archive from Kaggle (API token, rules accepted "
+    "once), unpacked into videos/",
     "urls": "presigned Wasabi links from uid_to_url.json",
     "drive-archive": "videos.tar.gz from the benchmark's Drive folder, unpacked into videos/",
     "drive-ids": "one Google Drive file per clip, ids from questions.json",
     "huggingface": "the five zip archives of the public lmms-lab/egoschema dataset on Hugging "
     "Face (~105 GB), unpacked into videos/",
 }
-# The default order: presigned links first (the official route), then Hugging Face (a CDN
-# with no per-file quota), then Drive, whose "too many users" quota hits big files most.
+# The default order: Kaggle where the user has a token (upstream's README: "the most optimal
+# way"), presigned links (the official route), then Hugging Face (a CDN with no per-file
+# quota), then Drive, whose "too many users" quota hits big files most.
 DEFAULT_ROUTES = ("urls", "huggingface", "drive-archive", "drive-ids")
+KAGGLE_COMPETITION = "egoschema-public"
 HF_ARCHIVES = tuple(f"videos_chunked_{i:02d}.zip" for i in range(1, 6))
 # Where the archives are kept, and their top folder (its clips belong in videos/).
 HF_ARCHIVE_DIR = "archives"
@@ -110,7 +115,7 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
     clips, their failure named at the end (exit 1), never a reason to fetch no clip. Only the
     drive-ids route needs one (questions.json) to plan, and is skipped with a note without it.
     """
-    routes = config.source or (["urls"] if config.uid_to_url else list(DEFAULT_ROUTES))
+    routes = config.source or (["urls"] if config.uid_to_url else default_routes())
     check_choices("source", routes, ROUTES)
     user_map = None
     if config.uid_to_url is not None and "urls" in routes:
@@ -122,10 +127,16 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
         for name in METADATA_FILES
     }
     notes: list[str] = []
+    refused: list[tuple[str, EgogetError]]
     for position, route in enumerate(routes):
         try:
             finishing: list[FinishingStep] = []
-            if route == "urls":
+            if route == "kaggle":
+                files, refused = [_kaggle_archive(config, registry)], []
+                into = safe_relative_path("videos")
+                # What the archive holds is not published: every clip, by its file name.
+                finishing = [Unpack(files[0].dest, into, by_file_name=".mp4")]
+            elif route == "urls":
                 files, refused = user_map or read_uid_to_url(
                     _uid_to_url_path(config, registry, fetcher)
                 )
@@ -141,7 +152,7 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
             else:
                 questions = metadata["questions.json"]
                 files, refused = read_questions(fetcher.fetch([questions])[questions.dest])
-        except (ExpiredLinkError, TransferError, ManifestError, UnreachableError) as exc:
+        except (AuthError, TransferError, ManifestError, UnreachableError) as exc:
             if position == len(routes) - 1:
                 raise
             notes.append(f"route {route} unavailable: {exc.message}; trying {routes[position + 1]}")
@@ -180,10 +191,18 @@ class DriveIdFallback:
         return found, f"{said}; trying {len(found)} of them by Drive id (route drive-ids)"
 
 
+def default_routes() -> list[str]:
+    from ..sources.kaggle import find_credentials
+
+    return (["kaggle"] if find_credentials() else []) + list(DEFAULT_ROUTES)
+
+
 def describe() -> list[tuple[str, list[str]]]:
     return [
         ("routes to the clips (--source), tried in this order", [
-            f"{name}: {ROUTES[name]}" for name in DEFAULT_ROUTES]),
+            f"{name}: {ROUTES[name]}" + (" (first when a Kaggle token is found)"
+                                         if name == "kaggle" else "")
+            for name in ("kaggle", *DEFAULT_ROUTES)]),
         ("metadata", list(METADATA_FILES)),
         ("layout", ["videos/<q_uid>.mp4"]),
     ]  # fmt: skip
@@ -200,6 +219,27 @@ def _hf_archives(config: EgoSchemaConfig, registry: SourceRegistry) -> list[Remo
         dest = safe_relative_path(f"{HF_ARCHIVE_DIR}/{name}")
         files.append(RemoteFile(uri, dest, size=stat.size, etag=stat.etag))
     return files
+
+
+def _kaggle_archive(config: EgoSchemaConfig, registry: SourceRegistry) -> RemoteFile:
+    """The competition's archive behind the signed link Kaggle's API hands out, sized now."""
+    from ..sources.kaggle import TOKEN_HINT, competition_download_link, find_credentials
+
+    credentials = find_credentials()
+    if credentials is None:
+        raise AuthError(
+            "no Kaggle API token found for the kaggle route",
+            hint=f"{TOKEN_HINT}; then accept the rules of {KAGGLE_COMPETITION} once at "
+            f"https://www.kaggle.com/competitions/{KAGGLE_COMPETITION}/rules",
+        )
+    link = competition_download_link(
+        KAGGLE_COMPETITION, config.kaggle_url, credentials, registry.settings
+    )
+    stat = registry.for_uri(link).stat(link)
+    # Named as the official client names it: the competition, then the link's own extension.
+    extension = PurePosixPath(urlsplit(link).path).suffix or ".zip"
+    dest = safe_relative_path(f"{HF_ARCHIVE_DIR}/{KAGGLE_COMPETITION}{extension}")
+    return RemoteFile(link, dest, size=stat.size, etag=stat.etag)
 
 
 def _uid_to_url_path(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher) -> Path:

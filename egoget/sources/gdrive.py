@@ -13,7 +13,6 @@ from __future__ import annotations
 import builtins
 import http.cookiejar
 import re
-import socket
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,13 +23,11 @@ import urllib3.exceptions
 
 from ..errors import (
     AccessDeniedError,
-    EgogetError,
     NotFoundError,
     RemoteChangedError,
     RetryableError,
     StalledError,
     TransferError,
-    UnreachableError,
     UsageError,
 )
 from .base import ExactBody, RangeStream, RemoteStat, Source, SourceSettings
@@ -38,10 +35,13 @@ from .base import ExactBody, RangeStream, RemoteStat, Source, SourceSettings
 if TYPE_CHECKING:
     from . import SourceRegistry
 from .http import HttpTransport, default_error, network_reason
-from .network import PROXY_HINT, TLS_HINT, requests_verify
+from .network import requests_verify
+from .web import request_failure
 
 SCHEME = "gdrive"
 DRIVE_HOSTS = frozenset({"drive.google.com", "docs.google.com", "drive.usercontent.google.com"})
+# Named where their names do not resolve.
+GOOGLE_HOSTS = "Google's hosts"
 # Drive's own download endpoint; it redirects to drive.usercontent.google.com.
 DOWNLOAD_URL = "https://drive.google.com/uc?id={file_id}&export=download"
 # gdown's browser user agent: Drive serves the parseable page shapes to it.
@@ -164,8 +164,8 @@ class DriveSource(Source):
             except requests.Timeout as exc:
                 raise StalledError(f"no answer from Google Drive for {drive_uri(file_id)}") from exc
             except requests.RequestException as exc:
-                raise _request_error(
-                    exc, f"request to Google Drive for {drive_uri(file_id)}"
+                raise request_failure(
+                    exc, f"request to Google Drive for {drive_uri(file_id)}", GOOGLE_HOSTS
                 ) from exc
             if _is_page(response):
                 text = response.text
@@ -239,7 +239,8 @@ class DriveSource(Source):
                 hint=PRIVATE_HINT,
             ) from None
         except requests.RequestException as exc:
-            raise _request_error(exc, f"listing the Google Drive folder {folder_id}") from exc
+            doing = f"listing the Google Drive folder {folder_id}"
+            raise request_failure(exc, doing, GOOGLE_HOSTS) from exc
         # With skip_download gdown returns entries, not paths; the type covers both modes.
         return [(e.id, e.path) for e in entries or [] if isinstance(e, GoogleDriveFileToDownload)]
 
@@ -320,32 +321,6 @@ def _status_error(file_id: str, response: requests.Response) -> TransferError:
     if status in (401, 403):
         return AccessDeniedError(f"Google Drive refused {shown} (HTTP {status})", hint=PRIVATE_HINT)
     return default_error(status, f"Google Drive's {shown}", response.headers.get("Retry-After"))
-
-
-def _request_error(exc: requests.RequestException, doing: str) -> EgogetError:
-    """requests' failure as egoget's: a certificate, proxy or name failure stops the run."""
-    reason = network_reason(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return UnreachableError(f"{doing} failed: TLS ({reason})", hint=TLS_HINT)
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return UnreachableError(f"{doing} failed at the proxy ({reason})", hint=PROXY_HINT)
-    if isinstance(exc, requests.ConnectionError) and _name_not_resolved(exc):
-        return UnreachableError(f"{doing} failed: cannot resolve Google's hosts ({reason})",
-                                hint="on a network that only reaches out through a proxy, "
-                                + PROXY_HINT)  # fmt: skip
-    return RetryableError(f"{doing} failed ({reason})")
-
-
-def _name_not_resolved(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    for _ in range(8):
-        if seen is None:
-            return False
-        if isinstance(seen, socket.gaierror) or type(seen).__name__ == "NameResolutionError":
-            return True
-        inner = next((a for a in getattr(seen, "args", ()) if isinstance(a, BaseException)), None)
-        seen = inner or getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
-    return False
 
 
 def _strong_etag(response: requests.Response) -> str | None:

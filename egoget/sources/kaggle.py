@@ -1,0 +1,140 @@
+"""Kaggle competition data: the API token the official client uses, and the one request that
+turns a competition into a signed download link (the bytes then move through the engine).
+
+As the official client (kaggle-cli, kagglesdk): ``POST <api>/competitions.CompetitionApiService/
+DownloadDataFiles`` with ``{"competitionName": NAME}``, answered by a redirect to a signed
+storage URL. Credentials in the client's order: an API token (``KAGGLE_API_TOKEN``, its value or
+a file; ``~/.kaggle/access_token``) sent as Bearer, else ``username`` and ``key`` from
+``kaggle.json`` in ``KAGGLE_CONFIG_DIR`` or ``~/.kaggle`` (``~/.config/kaggle`` where that is
+missing), each overridden by ``KAGGLE_USERNAME`` / ``KAGGLE_KEY``, sent as HTTP Basic.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from ..errors import AuthError, ManifestError, TransferError
+from .base import SourceSettings
+from .http import redact_url
+from .network import requests_verify, web_trust
+from .web import request_failure
+
+API_URL = "https://api.kaggle.com/v1/"
+DOWNLOAD_METHOD = "competitions.CompetitionApiService/DownloadDataFiles"
+TOKEN_HINT = (
+    "create an API token at https://www.kaggle.com/settings (API, Create New Token) and save "
+    "it as ~/.kaggle/kaggle.json, or set KAGGLE_USERNAME and KAGGLE_KEY (or KAGGLE_API_TOKEN)"
+)
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass(frozen=True)
+class KaggleCredentials:
+    authorization: str  # the header value
+    origin: str  # where it came from, for messages
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"KaggleCredentials(from {self.origin})"
+
+
+def find_credentials(env: dict[str, str] | None = None) -> KaggleCredentials | None:
+    environ = dict(os.environ) if env is None else env
+    home = Path(environ.get("HOME") or Path.home())
+    token_setting = environ.get("KAGGLE_API_TOKEN", "").strip()
+    if token_setting:
+        as_path = Path(token_setting).expanduser()
+        if as_path.is_file():
+            token = as_path.read_text(encoding="utf-8").strip()
+            return KaggleCredentials(f"Bearer {token}", str(as_path))
+        return KaggleCredentials(f"Bearer {token_setting}", "KAGGLE_API_TOKEN")
+    for name in ("access_token", "access_token.txt"):
+        path = home / ".kaggle" / name
+        token = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+        if token:
+            return KaggleCredentials(f"Bearer {token}", str(path))
+    config_file = _config_dir(environ, home) / "kaggle.json"
+    stored = _read_kaggle_json(config_file)
+    username = environ.get("KAGGLE_USERNAME") or stored.get("username")
+    key = environ.get("KAGGLE_KEY") or stored.get("key")
+    if not username or not key:
+        return None
+    pair = base64.b64encode(f"{username}:{key}".encode()).decode("ascii")
+    from_env = "KAGGLE_USERNAME" in environ or "KAGGLE_KEY" in environ
+    return KaggleCredentials(f"Basic {pair}", "the environment" if from_env else str(config_file))
+
+
+def _config_dir(environ: dict[str, str], home: Path) -> Path:
+    if environ.get("KAGGLE_CONFIG_DIR"):
+        return Path(environ["KAGGLE_CONFIG_DIR"]).expanduser()
+    default = home / ".kaggle"
+    if default.is_dir():
+        return default
+    return Path(environ.get("XDG_CONFIG_HOME") or home / ".config") / "kaggle"
+
+
+def _read_kaggle_json(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AuthError(f"cannot read {path}: {exc}", hint=TOKEN_HINT) from None
+    if not isinstance(data, dict):
+        raise AuthError(f"{path} is not a JSON object with username and key", hint=TOKEN_HINT)
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+def competition_download_link(
+    competition: str, api_url: str, credentials: KaggleCredentials, settings: SourceSettings
+) -> str:
+    """The signed link to a competition's data archive, as Kaggle's API hands it out."""
+    url = api_url.rstrip("/") + "/" + DOWNLOAD_METHOD
+    rules = f"https://www.kaggle.com/competitions/{competition}/rules"
+    proxies = {"http": settings.proxy, "https": settings.proxy} if settings.proxy else None
+    try:
+        response = requests.post(
+            url,
+            json={"competitionName": competition},
+            headers={"Authorization": credentials.authorization},
+            allow_redirects=False,
+            timeout=(settings.connect_timeout_s, settings.stall_timeout_s),
+            verify=requests_verify(web_trust(settings.ca_bundle, settings.verify_tls)),
+            proxies=proxies,
+        )
+    except requests.RequestException as exc:
+        raise request_failure(exc, f"asking Kaggle for {competition}", "Kaggle's API") from exc
+    location = response.headers.get("Location")
+    if response.status_code in _REDIRECTS and location:
+        return location
+    said = _kaggle_message(response)
+    if response.status_code == 401:
+        raise AuthError(
+            f"Kaggle refused the credentials from {credentials.origin} (HTTP 401{said})",
+            hint=TOKEN_HINT,
+        )
+    if response.status_code == 403:
+        raise AuthError(
+            f"Kaggle denied the data of {competition} (HTTP 403{said})",
+            hint=f"accept the competition's rules once, signed in as the token's user: {rules}",
+        )
+    if response.status_code == 404:
+        raise ManifestError(f"Kaggle has no competition {competition} (HTTP 404{said})")
+    raise TransferError(
+        f"Kaggle answered {redact_url(url)} with HTTP {response.status_code}{said} instead of a "
+        "download link"
+    )
+
+
+def _kaggle_message(response: requests.Response) -> str:
+    """Kaggle's own words, when its error body carries them ({"code": ..., "message": ...})."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {message}" if isinstance(message, str) and message else ""
