@@ -13,5 +13,6 @@ python -m bench.compare --tools egoget --repeats 1 --no-sweep --schemes http --l
 python -m bench.compare --tools egoget --repeats 1 --no-sweep --schemes http --large-count 1 \
     --large-mib 4096 --small-count 10000 --results memory-large.md
 python -m bench.scale
+python -m bench.listing
 python -m bench.rerun
 python -m bench.prepare

@@ -37,6 +37,10 @@ METADATA_MAX_ATTEMPTS = 5
 LISTING_PAGE_MAX_BYTES = 16 * 1024 * 1024
 # With fewer keys than this under one prefix, HEAD each one instead of listing the prefix.
 LIST_INSTEAD_OF_HEAD_MIN_KEYS = 4
+# A folder with more planned keys than this is listed in ranges side by side, at most
+# MAX_LISTINGS listings at once (each is a chain of 1,000-key pages).
+LISTING_RANGE_MIN_KEYS = 2000
+MAX_LISTINGS = 16
 PLAIN_PROGRESS_INTERVAL_S = 5.0
 VERIFIED_BATCH_MAX = 256
 VERIFIED_BATCH_MAX_AGE_S = 0.2

@@ -4,6 +4,11 @@ A manifest names objects but not their sizes. Listing each folder they live in (
 request) answers for thousands of objects at once; where listing is denied, bounded parallel
 one-byte GETs answer instead. Objects the remote does not have, or refuses, are reported with
 the reason and never silently dropped.
+
+A listing is a chain of pages, each asking for the next: one folder of a million keys is a
+thousand round trips in a row. So folders are listed side by side, and a large folder in key
+ranges side by side too, cut at the planned keys themselves (``start-after`` one range's last
+key, stop past the next's), since the manifest already says which keys to expect.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .constants import LIST_INSTEAD_OF_HEAD_MIN_KEYS
+from .constants import LIST_INSTEAD_OF_HEAD_MIN_KEYS, LISTING_RANGE_MIN_KEYS, MAX_LISTINGS
 from .errors import (
     RUN_FATAL_ERRORS,
     AccessDeniedError,
@@ -50,10 +55,14 @@ def resolve_sizes(
             groups[posixpath.dirname(file.uri) + "/"].append(file)
         else:
             groups[""].append(file)  # HTTP: nothing to list
+    listed = {
+        prefix: members
+        for prefix, members in groups.items()
+        if prefix and len(members) >= LIST_INSTEAD_OF_HEAD_MIN_KEYS
+    }
+    folder_stats = _list_folders(listed, registry, procs)
     for prefix, members in sorted(groups.items()):
-        stats: dict[str, RemoteStat] | None = None
-        if prefix and len(members) >= LIST_INSTEAD_OF_HEAD_MIN_KEYS:
-            stats = _list_folder(prefix, registry)
+        stats = folder_stats.get(prefix)
         if stats is None:
             _stat_each(members, registry, procs, result)
         else:
@@ -66,12 +75,54 @@ def resolve_sizes(
     return result
 
 
-def _list_folder(prefix: str, registry: SourceRegistry) -> dict[str, RemoteStat] | None:
-    """Every object directly in ``prefix``; None when listing is refused (fall back to GETs)."""
+@dataclass(frozen=True)
+class _KeyRange:
+    """The keys of ``prefix`` past ``after`` up to ``last`` (None: to the end)."""
+
+    prefix: str
+    after: str | None
+    last: str | None
+
+
+def _key_ranges(prefix: str, members: list[RemoteFile]) -> list[_KeyRange]:
+    """A folder cut into ranges of about LISTING_RANGE_MIN_KEYS planned keys each. Python
+    orders str by code point, as S3 orders keys by their UTF-8 bytes."""
+    keys = sorted({file.uri for file in members})
+    count = max(1, len(keys) // LISTING_RANGE_MIN_KEYS)
+    bounds = [keys[len(keys) * i // count - 1] for i in range(1, count)]
+    starts: list[str | None] = [None, *bounds]
+    ends: list[str | None] = [*bounds, None]
+    return [_KeyRange(prefix, a, b) for a, b in zip(starts, ends, strict=True)]
+
+
+def _list_folders(
+    folders: dict[str, list[RemoteFile]], registry: SourceRegistry, procs: int
+) -> dict[str, dict[str, RemoteStat]]:
+    """Every object of each folder, listed side by side; a folder whose listing is refused is
+    left out (its files fall back to GETs)."""
+    ranges = [r for prefix, members in folders.items() for r in _key_ranges(prefix, members)]
+    stats: dict[str, dict[str, RemoteStat]] = {prefix: {} for prefix in folders}
+    refused: set[str] = set()
+    workers = max(1, min(procs, MAX_LISTINGS, len(ranges)))
+    with ThreadPoolExecutor(workers) as pool:
+        for key_range, listing in zip(
+            ranges, pool.map(lambda r: _list_range(r, registry), ranges), strict=True
+        ):
+            if listing is None:
+                refused.add(key_range.prefix)
+            else:
+                stats[key_range.prefix].update(listing)
+    return {prefix: found for prefix, found in stats.items() if prefix not in refused}
+
+
+def _list_range(key_range: _KeyRange, registry: SourceRegistry) -> dict[str, RemoteStat] | None:
+    """The objects of one key range; None when listing is refused."""
     stats: dict[str, RemoteStat] = {}
     try:
-        for uri, stat in registry.for_uri(prefix).list(prefix):
+        for uri, stat in registry.for_uri(key_range.prefix).list(key_range.prefix, key_range.after):
             stats[uri] = stat
+            if key_range.last is not None and uri >= key_range.last:
+                break
     except AccessDeniedError:
         return None
     return stats

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.mirror import SeaweedServer
-from tests.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, put_object
+from tests.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, object_bytes, put_object
 
 from .conftest import LIMITED_KEYS, Outcome, assert_same_bytes, run_cli
 from .faultproxy import FaultProxy
@@ -283,3 +283,46 @@ def test_partial_university_access_downloads_the_rest_and_exits_1(
     assert f"unict ({len(denied)} files)" in result.stderr
     assert result.report is not None
     assert len(result.report["refused"]) == len(denied)
+
+
+def test_a_large_folder_is_listed_in_key_ranges_side_by_side(
+    s3_server: SeaweedServer, demo_objects: list[MirrorObject], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A folder is listed in ranges cut at the planned keys (here 3 keys a range, 2 a page):
+    every planned object is sized from the listing, the one missing in the middle of a range
+    is named, and keys no range asked about are never mistaken for planned ones."""
+    from egoget.sources.s3 import S3Source
+
+    client = s3_server.client()
+    folder = "public/v2_1/full_scale_ranged"
+    uids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(11)]
+    missing = uids[5]
+    bodies = {}
+    for i, uid in enumerate(uids):
+        if uid != missing:
+            bodies[uid] = object_bytes(uid, 700 + i)
+            put_object(client, "ego4d-cmu", f"{folder}/{uid}.mp4", bodies[uid], False)
+    put_object(client, "ego4d-cmu", f"{folder}/unplanned.mp4", b"x", False)
+    manifest = tmp_path / "ranged.csv"
+    manifest.write_text("video_uid,canonical_s3_location,type\n" + "".join(
+        f"{uid},s3://ego4d-cmu/{folder}/{uid}.mp4,mp4\n" for uid in uids))  # fmt: skip
+    monkeypatch.setattr("egoget.resolve.LISTING_RANGE_MIN_KEYS", 3)
+    monkeypatch.setattr("egoget.sources.s3.LISTING_PAGE_KEYS", 2)
+    starts: list[str | None] = []
+    listing = S3Source.list
+
+    def spy(self: S3Source, prefix_uri: str, after: str | None = None) -> object:
+        starts.append(after)
+        return listing(self, prefix_uri, after)
+
+    monkeypatch.setattr(S3Source, "list", spy)
+    out = tmp_path / "o"
+    result = run_cli(["download", "ego4d", "--datasets", "full_scale", "--manifest-override-path",
+                      str(manifest), "-o", str(out), "-y"], capsys)  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert f"{missing}.mp4 does not exist" in result.stderr
+    assert len(starts) == 3 and starts[0] is None and all(starts[1:])
+    for uid, body in bodies.items():
+        assert (out / "v2" / "full_scale" / f"{uid}.mp4").read_bytes() == body
+    assert "unplanned" not in {p.stem for p in (out / "v2" / "full_scale").iterdir()}

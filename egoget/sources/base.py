@@ -104,8 +104,9 @@ class Source:
         the version named by ``validator``."""
         raise NotImplementedError
 
-    def list(self, prefix_uri: str) -> Iterator[tuple[str, RemoteStat]]:
-        """Every object under a prefix with size and ETag, in as few requests as possible."""
+    def list(self, prefix_uri: str, after: str | None = None) -> Iterator[tuple[str, RemoteStat]]:
+        """Every object under a prefix with size and ETag, in as few requests as possible, in
+        key order; ``after`` (a URI under the prefix) starts the listing past that key."""
         raise UsageError(f"cannot list {self.redact(prefix_uri)}", hint=self.list_hint)
 
     def part_size(self, uri: str, stat: RemoteStat) -> int | None:

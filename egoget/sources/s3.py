@@ -463,10 +463,11 @@ class S3Source(Source):
             version_id=response.headers.get("x-amz-version-id"),
         )
 
-    def list(self, prefix_uri: str) -> Iterator[tuple[str, RemoteStat]]:
+    def list(self, prefix_uri: str, after: str | None = None) -> Iterator[tuple[str, RemoteStat]]:
         """ListObjectsV2, parsed with ElementTree: botocore's parser took longer than the
         request itself on thousands of keys (it parses every timestamp with dateutil)."""
-        for page in self._pages(prefix_uri, delimiter=None):
+        start_after = split_s3_uri(after)[1] if after else None
+        for page in self._pages(prefix_uri, delimiter=None, start_after=start_after):
             yield from page.objects
 
     def folders(self, prefix_uri: str) -> builtins.list[str]:
@@ -474,7 +475,9 @@ class S3Source(Source):
         ending in /: a release's versions, a version's datasets."""
         return [uri for page in self._pages(prefix_uri, delimiter="/") for uri in page.folders]
 
-    def _pages(self, prefix_uri: str, delimiter: str | None) -> Iterator[_ListingPage]:
+    def _pages(
+        self, prefix_uri: str, delimiter: str | None, start_after: str | None = None
+    ) -> Iterator[_ListingPage]:
         bucket, prefix = split_s3_uri(prefix_uri)
         token: str | None = None
         while True:
@@ -486,6 +489,8 @@ class S3Source(Source):
             }
             if delimiter:
                 params["delimiter"] = delimiter
+            if start_after and not token:
+                params["start-after"] = start_after
             if token:
                 params["continuation-token"] = token
             listing = partial(self._listing_page, bucket, params, prefix_uri)
