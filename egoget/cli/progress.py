@@ -264,6 +264,11 @@ class TransferView:
         return "{desc}: {percentage:3.0f}%|{bar}| {postfix} [{elapsed}]"
 
     def __call__(self, event: Event) -> None:
+        if self._mode == "quiet":
+            # Only failures are shown: no tally to keep (a few events per small file).
+            if isinstance(event, FileFailed):
+                self.line(f"failed {event.dest}: {event.error}", always=True)
+            return
         with self.lock:
             tally = self.tally
             known_before = tally.sizes_unknown

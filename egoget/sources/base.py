@@ -65,9 +65,16 @@ class ExactBody:
     # buckets): the official ego4d CLI keeps it per file, and so does the ledger.
     version_id: str | None = None
 
-    def __init__(self, expected: int, shown: str):
+    def __init__(self, expected: int, where: str, redact: Callable[[str], str] = str):
         self._remaining = expected
-        self._shown = shown  # redacted: for messages only
+        # Redacted only when a message needs it: most bodies end well, and redacting a
+        # presigned URL per request was a visible part of a small file's cost.
+        self._where = where
+        self._redact = redact
+
+    @property
+    def _shown(self) -> str:
+        return self._redact(self._where)
 
     def readinto(self, buffer: memoryview) -> int:
         if self._remaining <= 0:

@@ -274,7 +274,7 @@ class RangeResponse(ExactBody):
     """A range's body on a kept connection, read straight into the worker's buffer."""
 
     def __init__(self, response: Response, expected: int, url: str):
-        super().__init__(expected, redact_url(url))
+        super().__init__(expected, url, redact_url)
         self._response = response
         self.version_id = response.headers.get("x-amz-version-id")
 

@@ -40,6 +40,7 @@ class Job:
     planned: RemoteFile  # as the plan gave it: what a restart starts again from
     identity: str  # the URI as the ledger keeps it: no signatures
     final_path: Path
+    part_path: Path  # beside final_path (part_path_of), where the bytes go until verified
     layout: ChunkLayout
     writer: PartWriter
     done: dict[int, bytes]  # chunk index -> its parts' MD5 digests
@@ -58,10 +59,6 @@ class Job:
     @property
     def size(self) -> int:
         return self.layout.size
-
-    @property
-    def part_path(self) -> Path:
-        return part_path_of(self.final_path)
 
     @property
     def journaled(self) -> bool:
@@ -121,4 +118,4 @@ class FetchedChunk:
 
 
 def part_path_of(final_path: Path) -> Path:
-    return final_path.with_name(final_path.name + PART_SUFFIX)
+    return Path(f"{final_path}{PART_SUFFIX}")

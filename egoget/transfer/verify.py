@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import os
 from dataclasses import dataclass
+from functools import cache
 
 from ..errors import IntegrityError
 from .integrity import (
@@ -39,6 +40,7 @@ _NAMES = {
 _BY_NAME = {name: check for check, name in _NAMES.items()}
 
 
+@cache  # a handful of combinations, named once per file: Flag arithmetic is slow
 def checks_text(checks: Check) -> str:
     return "+".join(name for check, name in _NAMES.items() if check in checks)
 
