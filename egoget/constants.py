@@ -37,6 +37,10 @@ METADATA_MAX_ATTEMPTS = 5
 LISTING_PAGE_MAX_BYTES = 16 * 1024 * 1024
 # With fewer keys than this under one prefix, HEAD each one instead of listing the prefix.
 LIST_INSTEAD_OF_HEAD_MIN_KEYS = 4
+# Part files of this size and more have their space reserved when opened, so a full disk shows
+# before their bytes are fetched; a smaller one finds out at its one write just the same, and
+# the reservation was a syscall (and a GIL handoff) per small file.
+RESERVE_MIN_BYTES = 1 << 20
 # A folder with more planned keys than this is listed in ranges side by side, at most
 # MAX_LISTINGS listings at once (each is a chain of 1,000-key pages).
 LISTING_RANGE_MIN_KEYS = 2000

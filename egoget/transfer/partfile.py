@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..constants import READ_BUFFER_BYTES
+from ..constants import READ_BUFFER_BYTES, RESERVE_MIN_BYTES
 from ..errors import DiskFullError, EgogetError, IntegrityError, TransferError, UnsafePathError
 from ..ledger import PartialFile
 from .diskio import PartWriter, open_direct
@@ -69,7 +69,7 @@ def open_part_file(
             raise UnsafePathError(f"refusing to write through a symlink at {part_path}") from exc
         raise local_write_error(exc, part_path, size) from exc
     try:
-        if truncate and size:
+        if truncate and size >= RESERVE_MIN_BYTES:
             _reserve(fd, size)
         direct_fd = open_direct(part_path) if direct_min is not None and size >= direct_min else -1
     except OSError as exc:
