@@ -17,7 +17,7 @@ import dataclasses
 import posixpath
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from .constants import LIST_INSTEAD_OF_HEAD_MIN_KEYS, LISTING_RANGE_MIN_KEYS, MAX_LISTINGS
@@ -60,18 +60,26 @@ def resolve_sizes(
         for prefix, members in groups.items()
         if prefix and len(members) >= LIST_INSTEAD_OF_HEAD_MIN_KEYS
     }
-    folder_stats = _list_folders(listed, registry, procs)
+    ranges = {prefix: _key_ranges(prefix, members) for prefix, members in listed.items()}
+    folder_stats = _list_folders(ranges, registry, procs)
     for prefix, members in sorted(groups.items()):
         stats = folder_stats.get(prefix)
         if stats is None:
             _stat_each(members, registry, procs, result)
-        else:
-            for file in members:
-                stat = stats.get(file.uri)
-                if stat is None:
-                    result.missing.append((file, NotFoundError(f"{file.uri} does not exist")))
-                else:
-                    result.files.append(_with_stat(file, stat))
+            continue
+        unlisted = []
+        for file in members:
+            stat = stats.get(file.uri)
+            if stat is not None:
+                result.files.append(_with_stat(file, stat))
+            elif len(ranges[prefix]) > 1:
+                unlisted.append(file)
+            else:
+                result.missing.append((file, NotFoundError(f"{file.uri} does not exist")))
+        # Absent from a listing in ranges: asked for one by one, in case a store orders its
+        # keys otherwise than S3 (whose order the ranges rely on).
+        if unlisted:
+            _stat_each(unlisted, registry, procs, result)
     return result
 
 
@@ -96,22 +104,24 @@ def _key_ranges(prefix: str, members: list[RemoteFile]) -> list[_KeyRange]:
 
 
 def _list_folders(
-    folders: dict[str, list[RemoteFile]], registry: SourceRegistry, procs: int
+    folders: dict[str, list[_KeyRange]], registry: SourceRegistry, procs: int
 ) -> dict[str, dict[str, RemoteStat]]:
-    """Every object of each folder, listed side by side; a folder whose listing is refused is
-    left out (its files fall back to GETs)."""
-    ranges = [r for prefix, members in folders.items() for r in _key_ranges(prefix, members)]
+    """Every object of each folder, its ranges listed side by side; a folder whose listing is
+    refused is left out (its files fall back to GETs). The first error stops the rest."""
+    ranges = [key_range for prefix_ranges in folders.values() for key_range in prefix_ranges]
     stats: dict[str, dict[str, RemoteStat]] = {prefix: {} for prefix in folders}
     refused: set[str] = set()
-    workers = max(1, min(procs, MAX_LISTINGS, len(ranges)))
-    with ThreadPoolExecutor(workers) as pool:
-        for key_range, listing in zip(
-            ranges, pool.map(lambda r: _list_range(r, registry), ranges), strict=True
-        ):
+    pool = ThreadPoolExecutor(max(1, min(procs, MAX_LISTINGS, len(ranges))))
+    try:
+        futures = {pool.submit(_list_range, r, registry): r for r in ranges}
+        for future in as_completed(futures):
+            listing = future.result()
             if listing is None:
-                refused.add(key_range.prefix)
+                refused.add(futures[future].prefix)
             else:
-                stats[key_range.prefix].update(listing)
+                stats[futures[future].prefix].update(listing)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return {prefix: found for prefix, found in stats.items() if prefix not in refused}
 
 

@@ -32,6 +32,7 @@ from .errors import (
 from .ledger import Ledger, Stamp, VerifiedFile
 from .lock import OutputLock
 from .model import (
+    SIDE_FILE_TAG,
     Fallback,
     ItemProgress,
     Plan,
@@ -45,7 +46,7 @@ from .resolve import check_link_expiry, resolve_sizes
 from .shards import Shard
 from .sources import SourceRegistry, SourceSettings
 from .transfer.engine import Engine, TransferOptions
-from .transfer.events import EventSink, TransferSummary
+from .transfer.events import Event, EventSink, FileDone, TransferSummary
 
 if TYPE_CHECKING:
     from .datasets import Dataset
@@ -350,8 +351,11 @@ def retry_through_fallback(
     cancelled: threading.Event,
 ) -> None:
     """The files the plan's route failed, fetched again through the fallback in the same run.
-    A file it delivers is no longer failed, and its record answers for the planned remote too,
-    so the next run (same plan) finds it present; one it does not keeps both routes' errors."""
+    A file it delivers (verified) is no longer failed, and its record answers for the planned
+    remote too, so the next run (same plan) finds it present; one it does not keeps its first
+    error, with the fallback's beside it. The fallback is a second chance, not the run: its
+    server being unreachable or refusing fails those files alone (only a full disk or an
+    interruption stops the run)."""
     first = result.summary
     if result.dry_run or first.fatal is not None or first.interrupted or not first.failed:
         return
@@ -360,16 +364,26 @@ def retry_through_fallback(
         hooks.note(note)
     if not files:
         return
-    second = session.transfer(files, hooks.emit, cancelled)
+    second_chances = [
+        dataclasses.replace(file, tags={**file.tags, SIDE_FILE_TAG: "yes"}) for file in files
+    ]
+    delivered: set[str] = set()
+
+    def emit(event: Event) -> None:
+        if isinstance(event, FileDone):
+            delivered.add(event.dest)
+        hooks.emit(event)
+
+    second = session.transfer(second_chances, emit, cancelled)
     planned = {str(f.dest): f.uri for f in result.diff.todo}
     for file in files:
         dest = str(file.dest)
-        if dest not in second.failed:
+        if dest in delivered:
             first.failed.pop(dest, None)
             if dest in planned:
                 identity = session.registry.for_uri(planned[dest]).redact(planned[dest])
                 session.ledger.reassign_source(dest, identity)
-        elif dest in first.failed:
+        elif dest in second.failed and dest in first.failed:
             error = second.failed[dest]
             source = session.registry.for_uri(file.uri).redact(file.uri)
             error.message = f"{first.failed[dest].message}; then by {source}: {error.message}"
@@ -381,7 +395,8 @@ def retry_through_fallback(
     first.elapsed_s += second.elapsed_s
     first.hedged_ranges += second.hedged_ranges
     first.peak_connections = max(first.peak_connections, second.peak_connections)
-    first.fatal, first.interrupted = second.fatal, second.interrupted
+    first.fatal = first.fatal or second.fatal
+    first.interrupted = first.interrupted or second.interrupted
 
 
 def dataset_planner(dataset: Dataset, config: DatasetConfig, registry: SourceRegistry) -> Planner:

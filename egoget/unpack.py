@@ -34,8 +34,8 @@ class Unpack:
     into: SafeRelPath
     # The archive's own top folder (e.g. EgoSchema's good_clips_git/), dropped from names.
     strip_prefix: str = ""
-    # For an archive whose folders are not known: only members with this ending, each placed
-    # by its file name alone; the others stay in the archive.
+    # For an archive whose folders are not known: only members with this ending (lower case;
+    # matched in any case), each placed by its file name alone; the others stay in it.
     by_file_name: str = ""
 
     def run(
@@ -43,6 +43,12 @@ class Unpack:
     ) -> StepOutcome:
         done = unpack(output, self, cancelled)
         left = f"; {done.left_in_archive} other members left in it" if done.left_in_archive else ""
+        if self.by_file_name and not done.written + done.skipped:
+            error = ManifestError(
+                f"{self.archive} holds no *{self.by_file_name} file",
+                hint=f"look inside it (it is kept) and unpack it by hand into {self.into}/",
+            )
+            done.refused.append((str(self.archive), error))
         return StepOutcome(
             f"unpacked {self.archive} into {self.into}/: {done.written} files written, "
             f"{done.skipped} already there{left}",
@@ -98,6 +104,7 @@ def unpack(output: Path, step: Unpack, cancelled: threading.Event) -> UnpackResu
     """Unpack a .tar(.gz/.bz2/.xz) or .zip archive (told apart by content, not name)."""
     result = UnpackResult()
     archive = output / step.archive
+    placed: dict[str, str] = {}  # by_file_name: each name placed, and the member it came from
     try:
         members = _zip_members(archive) if zipfile.is_zipfile(archive) else _tar_members(archive)
         for member in members:
@@ -105,18 +112,26 @@ def unpack(output: Path, step: Unpack, cancelled: threading.Event) -> UnpackResu
                 raise Interrupted("interrupted while unpacking; rerun to continue")
             if member.kind == "dir":
                 continue
+            name = member.name.removeprefix("./").removeprefix(step.strip_prefix)
+            if step.by_file_name:
+                folder, _, name = name.rpartition("/")
+                # macOS zippers add AppleDouble twins (__MACOSX/.../._x.mp4): never data.
+                if not name.lower().endswith(step.by_file_name) or _apple_double(folder, name):
+                    result.left_in_archive += 1
+                    continue
+                if name in placed:
+                    error = ManifestError(
+                        f"{archive.name}: {member.name!r} has the same file name as "
+                        f"{placed[name]!r}; the first is kept in {step.into}/"
+                    )
+                    result.refused.append((member.name, error))
+                    continue
+                placed[name] = member.name
             if member.kind != "file":
                 kind = "link" if member.kind == "link" else "special file"
                 error = UnsafePathError(f"{archive.name}: refusing {kind} {member.name!r}")
                 result.refused.append((member.name, error))
                 continue
-            name = member.name.removeprefix("./").removeprefix(step.strip_prefix)
-            if step.by_file_name:
-                folder, _, name = name.rpartition("/")
-                # macOS zippers add AppleDouble twins (__MACOSX/.../._x.mp4): never data.
-                if not name.endswith(step.by_file_name) or _apple_double(folder, name):
-                    result.left_in_archive += 1
-                    continue
             try:
                 dest = destination_inside(output, safe_relative_path(f"{step.into}/{name}"))
             except UnsafePathError as exc:

@@ -310,19 +310,29 @@ def test_a_large_folder_is_listed_in_key_ranges_side_by_side(
     monkeypatch.setattr("egoget.resolve.LISTING_RANGE_MIN_KEYS", 3)
     monkeypatch.setattr("egoget.sources.s3.LISTING_PAGE_KEYS", 2)
     starts: list[str | None] = []
-    listing = S3Source.list
+    pages: list[str] = []
+    listing, page = S3Source.list, S3Source._listing_page
 
     def spy(self: S3Source, prefix_uri: str, after: str | None = None) -> object:
         starts.append(after)
         return listing(self, prefix_uri, after)
 
+    def count(self: S3Source, *args: object) -> object:
+        pages.append("page")
+        return page(self, *args)  # type: ignore[arg-type]
+
     monkeypatch.setattr(S3Source, "list", spy)
+    monkeypatch.setattr(S3Source, "_listing_page", count)
     out = tmp_path / "o"
     result = run_cli(["download", "ego4d", "--datasets", "full_scale", "--manifest-override-path",
                       str(manifest), "-o", str(out), "-y"], capsys)  # fmt: skip
     assert result.exit_code == 1, result.output
-    assert f"{missing}.mp4 does not exist" in result.stderr
+    assert f"refused s3://ego4d-cmu/{folder}/{missing}.mp4" in result.stderr
+    assert "does not exist" in result.stderr
     assert len(starts) == 3 and starts[0] is None and all(starts[1:])
+    # Each range stops past its last planned key: 7 pages of 2 keys, where ranges listed to
+    # the folder's end would take 13.
+    assert len(pages) == 7, pages
     for uid, body in bodies.items():
         assert (out / "v2" / "full_scale" / f"{uid}.mp4").read_bytes() == body
     assert "unplanned" not in {p.stem for p in (out / "v2" / "full_scale").iterdir()}

@@ -305,3 +305,18 @@ def test_test_data_with_a_shard_is_refused_before_anything_is_fetched(
     assert result.exit_code == 2, result.output
     assert "--test needs the whole download" in result.stderr
     assert not (tmp_path / "o" / "data").exists()
+
+
+def test_test_data_never_replaces_a_folder_of_the_users(
+    social_release: dict[str, int], social_test_release: dict[str, bytes], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    out = tmp_path / "social-interactions"
+    mine = out / "data" / "videos_challenge"
+    mine.mkdir(parents=True)
+    (mine / "keep.jpg").write_bytes(b"the user's own")
+    result = download(capsys, out, "--test")
+    assert result.exit_code == 1, result.output
+    assert "data/videos_challenge exists and is not the link" in result.stderr
+    assert (mine / "keep.jpg").read_bytes() == b"the user's own" and not mine.is_symlink()
+    assert (out / "data" / "social_test" / LAM_FRAME).is_file()  # unpacked all the same

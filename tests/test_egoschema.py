@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -314,12 +315,13 @@ def publish_map(drive: DriveReplay, mapping: dict[str, str]) -> None:
 
 
 def download_from(
-    http_server: ContentServer, capsys: CaptureFixture, out: Path, *args: str
-) -> Outcome:
+    http_server: ContentServer, capsys: CaptureFixture, out: Path, *args: str,
+    report: Path | None = None,
+) -> Outcome:  # fmt: skip
     metadata = f"{http_server.base_url}/egoschema/"
     hugging_face = f"{http_server.base_url}/hf/lmms-lab/egoschema/resolve/main/"
     args = ("--metadata-url", metadata, "--hf-url", hugging_face, "-o", str(out), "-y", *args)
-    return run_cli(["download", "egoschema", *args], capsys)
+    return run_cli(["download", "egoschema", *args], capsys, report=report)
 
 
 def test_without_a_map_the_drive_folders_map_is_used_and_metadata_lands_beside(
@@ -388,7 +390,7 @@ def test_a_clip_whose_link_fails_comes_by_its_drive_id_in_the_same_run(
         result = download_from(http_server, capsys, out, "--uid-to-url", str(tmp_path / "map.json"))
     assert result.exit_code == 0, result.output
     assert f"failed videos/{stale}.mp4" in result.stderr  # by its link, first
-    assert "1 clip failed by presigned link; trying 1 of them by Drive id" in result.stderr
+    assert "1 clip failed on route urls; trying 1 of them by Drive id" in result.stderr
     for q_uid, obj in clips.items():
         assert_same_bytes(out / "videos" / f"{q_uid}.mp4", obj)
     clip_downloads = benchmark.requests_seen["drive.usercontent.google.com/download"]
@@ -568,7 +570,7 @@ def kaggle_zip(clips: dict[str, MirrorObject]) -> bytes:
     return buffer.getvalue()
 
 
-BASIC_ALICE = "Basic " + __import__("base64").b64encode(b"alice:secretkey").decode()
+BASIC_ALICE = "Basic " + base64.b64encode(b"alice:secretkey").decode()
 
 
 @pytest.fixture
@@ -666,4 +668,68 @@ def test_a_refused_kaggle_key_is_exit_3_naming_where_it_came_from(
     assert result.exit_code == 3, result.output
     assert "Kaggle refused the credentials from" in result.stderr
     assert ".kaggle/kaggle.json (HTTP 401)" in result.stderr
-    assert "old" not in result.stderr.replace("kaggle.json", "")
+    assert base64.b64encode(b"alice:old").decode() not in result.output  # the secret, sent
+
+
+def test_a_drive_fallback_that_fails_too_keeps_both_errors(
+    s3_server: SeaweedServer, clips: dict[str, MirrorObject], benchmark: DriveReplay,
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    stale = stale_map(s3_server, clips, tmp_path / "map.json")
+    del benchmark.files["1clip" + "0" * 28]  # the stale clip's Drive file is gone too
+    out = tmp_path / "es"
+    with benchmark.active():
+        result = download_from(http_server, capsys, out, "--uid-to-url",
+                               str(tmp_path / "map.json"), "-j", "2",
+                               report=tmp_path / "r.json")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert result.report is not None
+    error = result.report["failed"][f"videos/{stale}.mp4"]
+    assert "refused access" in error and "then by gdrive://" in error and "no file" in error
+    assert not (out / "videos" / f"{stale}.mp4").exists()
+    assert len(list((out / "videos").glob("*.mp4"))) == len(clips) - 1
+
+
+def test_an_unreadable_kaggle_json_skips_the_kaggle_route_with_a_note(
+    s3_server: SeaweedServer, clips: dict[str, MirrorObject], benchmark: DriveReplay,
+    http_server: ContentServer, tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    """A user who never asked for Kaggle is not stopped by a broken Kaggle setup."""
+    (Path(os.environ["HOME"]) / ".kaggle").mkdir()
+    (Path(os.environ["HOME"]) / ".kaggle" / "kaggle.json").write_text("{not json")
+    publish_map(benchmark, uid_to_url(s3_server, clips, tmp_path / "fresh.json"))
+    with benchmark.active():
+        result = download_from(http_server, capsys, tmp_path / "es", "--no-metadata")
+    assert result.exit_code == 0, result.output
+    assert "route kaggle skipped" in result.stderr and "kaggle.json is not a JSON" in result.stderr
+    assert "clips by route urls" in result.stderr
+
+
+def test_kaggle_clips_of_the_same_name_in_two_folders_are_named_not_overwritten(
+    clips: dict[str, MirrorObject], kaggle: KaggleApi, http_server: ContentServer,
+    tmp_path: Path, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import io
+    import zipfile
+
+    from .kaggleapi import ARCHIVE_PATH
+
+    q_uid = next(iter(clips))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"videos/{q_uid}.mp4", b"the first")
+        archive.writestr(f"subset/{q_uid}.mp4", b"another, longer")
+        archive.writestr("videos/upper.MP4", b"any case")
+    http_server.files[ARCHIVE_PATH] = buffer.getvalue()
+    monkeypatch.setenv("KAGGLE_USERNAME", "alice")
+    monkeypatch.setenv("KAGGLE_KEY", "secretkey")
+    out = tmp_path / "es"
+    args = ("--source", "kaggle", "--no-metadata", "--kaggle-url", kaggle.url)
+    for _ in range(2):  # and a rerun keeps the first, rewriting nothing
+        result = download_from(http_server, capsys, out, *args)
+        assert result.exit_code == 1, result.output
+        assert f"'subset/{q_uid}.mp4' has the same file name as 'videos/{q_uid}.mp4'" in (
+            result.stderr
+        )
+        assert (out / "videos" / f"{q_uid}.mp4").read_bytes() == b"the first"
+        assert (out / "videos" / "upper.MP4").read_bytes() == b"any case"

@@ -267,7 +267,8 @@ class TransferView:
         if self._mode == "quiet":
             # Only failures are shown: no tally to keep (a few events per small file).
             if isinstance(event, FileFailed):
-                self.line(f"failed {event.dest}: {event.error}", always=True)
+                with self.lock:
+                    self.line(f"failed {event.dest}: {event.error}", always=True)
             return
         with self.lock:
             tally = self.tally

@@ -115,7 +115,8 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
     clips, their failure named at the end (exit 1), never a reason to fetch no clip. Only the
     drive-ids route needs one (questions.json) to plan, and is skipped with a note without it.
     """
-    routes = config.source or (["urls"] if config.uid_to_url else default_routes())
+    notes: list[str] = []
+    routes = config.source or (["urls"] if config.uid_to_url else default_routes(notes))
     check_choices("source", routes, ROUTES)
     user_map = None
     if config.uid_to_url is not None and "urls" in routes:
@@ -126,7 +127,6 @@ def plan_run(config: EgoSchemaConfig, registry: SourceRegistry, fetcher: Fetcher
         name: RemoteFile(uri=base + name, dest=safe_relative_path(name), tags=SIDE_FILE)
         for name in METADATA_FILES
     }
-    notes: list[str] = []
     refused: list[tuple[str, EgogetError]]
     for position, route in enumerate(routes):
         try:
@@ -179,7 +179,7 @@ class DriveIdFallback:
         clips = [dest for dest in failed if dest.startswith("videos/")]
         if not clips:
             return [], None
-        said = f"{len(clips)} {'clip' if len(clips) == 1 else 'clips'} failed by presigned link"
+        said = f"{len(clips)} {'clip' if len(clips) == 1 else 'clips'} failed on route urls"
         questions = output / "questions.json"
         if not questions.is_file():
             return [], f"{said}; questions.json is missing, so their Drive ids are unknown"
@@ -188,13 +188,22 @@ class DriveIdFallback:
         except ManifestError as exc:
             return [], f"{said}; their Drive ids are unknown: {exc.message}"
         found = [by_dest[dest] for dest in clips if dest in by_dest]
+        if not found:
+            return [], f"{said}; questions.json gives none of them a Drive id"
         return found, f"{said}; trying {len(found)} of them by Drive id (route drive-ids)"
 
 
-def default_routes() -> list[str]:
+def default_routes(notes: list[str]) -> list[str]:
+    """The routes tried when none is named: Kaggle first when a token is found. A Kaggle
+    setup that cannot be read is a note here, not a failure: the user did not ask for it."""
     from ..sources.kaggle import find_credentials
 
-    return (["kaggle"] if find_credentials() else []) + list(DEFAULT_ROUTES)
+    try:
+        kaggle = ["kaggle"] if find_credentials() else []
+    except AuthError as exc:
+        notes.append(f"route kaggle skipped: {exc.message}")
+        kaggle = []
+    return kaggle + list(DEFAULT_ROUTES)
 
 
 def describe() -> list[tuple[str, list[str]]]:

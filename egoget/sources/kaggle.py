@@ -44,29 +44,56 @@ class KaggleCredentials:
 
 
 def find_credentials(env: dict[str, str] | None = None) -> KaggleCredentials | None:
+    """The user's Kaggle credentials, or None. A file that is there but unreadable is an
+    AuthError naming the file (never the secret in it)."""
     environ = dict(os.environ) if env is None else env
     home = Path(environ.get("HOME") or Path.home())
     token_setting = environ.get("KAGGLE_API_TOKEN", "").strip()
-    if token_setting:
-        as_path = Path(token_setting).expanduser()
-        if as_path.is_file():
-            token = as_path.read_text(encoding="utf-8").strip()
-            return KaggleCredentials(f"Bearer {token}", str(as_path))
+    if token_setting and _names_a_file(token_setting):
+        path = Path(token_setting).expanduser()
+        token = _read_token(path)
+        if token:
+            return KaggleCredentials(f"Bearer {token}", str(path))
+    elif token_setting:
         return KaggleCredentials(f"Bearer {token_setting}", "KAGGLE_API_TOKEN")
     for name in ("access_token", "access_token.txt"):
         path = home / ".kaggle" / name
-        token = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+        token = _read_token(path)
         if token:
             return KaggleCredentials(f"Bearer {token}", str(path))
+    username, key = environ.get("KAGGLE_USERNAME"), environ.get("KAGGLE_KEY")
+    if username and key:  # as the official client: the pair in the environment, no file read
+        return KaggleCredentials(_basic(username, key), "KAGGLE_USERNAME and KAGGLE_KEY")
     config_file = _config_dir(environ, home) / "kaggle.json"
     stored = _read_kaggle_json(config_file)
-    username = environ.get("KAGGLE_USERNAME") or stored.get("username")
-    key = environ.get("KAGGLE_KEY") or stored.get("key")
+    username, key = username or stored.get("username"), key or stored.get("key")
     if not username or not key:
         return None
-    pair = base64.b64encode(f"{username}:{key}".encode()).decode("ascii")
-    from_env = "KAGGLE_USERNAME" in environ or "KAGGLE_KEY" in environ
-    return KaggleCredentials(f"Basic {pair}", "the environment" if from_env else str(config_file))
+    return KaggleCredentials(_basic(username, key), str(config_file))
+
+
+def _basic(username: str, key: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{key}".encode()).decode("ascii")
+
+
+def _names_a_file(setting: str) -> bool:
+    """KAGGLE_API_TOKEN holds a token or a path to one; a token has no slash."""
+    if "/" not in setting:
+        return False
+    try:
+        return Path(setting).expanduser().is_file()
+    except OSError:
+        return False
+
+
+def _read_token(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise AuthError(
+            f"cannot read the Kaggle token in {path}: {reason}", hint=TOKEN_HINT
+        ) from None
 
 
 def _config_dir(environ: dict[str, str], home: Path) -> Path:
@@ -83,8 +110,10 @@ def _read_kaggle_json(path: Path) -> dict[str, str]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AuthError(f"cannot read {path}: {exc}", hint=TOKEN_HINT) from None
+    except OSError as exc:
+        raise AuthError(f"cannot read {path}: {exc.strerror}", hint=TOKEN_HINT) from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = None
     if not isinstance(data, dict):
         raise AuthError(f"{path} is not a JSON object with username and key", hint=TOKEN_HINT)
     return {k: v for k, v in data.items() if isinstance(v, str)}
