@@ -30,6 +30,7 @@ class KaggleApi(ThreadingHTTPServer):
         self.authorization = authorization  # the one header value it accepts
         self.competition = competition
         self.rules_accepted = True
+        self.fail_statuses: list[int] = []  # answered, in order, before anything else
         self.posts: list[tuple[dict[str, str], bytes]] = []
 
     @property
@@ -56,6 +57,8 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         api.posts.append((dict(self.headers), body))
+        if api.fail_statuses:
+            return self._reply(api.fail_statuses.pop(0), b"")
         if self.path != METHOD_PATH:
             return self._reply(404, b"")
         if self.headers.get("Authorization") != api.authorization:

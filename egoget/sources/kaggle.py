@@ -16,12 +16,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin
 
 import requests
 
-from ..errors import AuthError, ManifestError, TransferError
+from ..errors import AuthError, EgogetError, ManifestError, TransferError
 from .base import SourceSettings
-from .http import redact_url
+from .http import default_error, redact_url
 from .network import requests_verify, web_trust
 from .web import request_failure
 
@@ -122,39 +123,55 @@ def _read_kaggle_json(path: Path) -> dict[str, str]:
 def competition_download_link(
     competition: str, api_url: str, credentials: KaggleCredentials, settings: SourceSettings
 ) -> str:
-    """The signed link to a competition's data archive, as Kaggle's API hands it out."""
+    """The signed link to a competition's data archive, as Kaggle's API hands it out; a busy
+    or failing API (429, 5xx, a dropped connection) is asked again, as any listing is."""
     url = api_url.rstrip("/") + "/" + DOWNLOAD_METHOD
-    rules = f"https://www.kaggle.com/competitions/{competition}/rules"
     proxies = {"http": settings.proxy, "https": settings.proxy} if settings.proxy else None
-    try:
-        response = requests.post(
-            url,
-            json={"competitionName": competition},
-            headers={"Authorization": credentials.authorization},
-            allow_redirects=False,
-            timeout=(settings.connect_timeout_s, settings.stall_timeout_s),
-            verify=requests_verify(web_trust(settings.ca_bundle, settings.verify_tls)),
-            proxies=proxies,
-        )
-    except requests.RequestException as exc:
-        raise request_failure(exc, f"asking Kaggle for {competition}", "Kaggle's API") from exc
-    location = response.headers.get("Location")
-    if response.status_code in _REDIRECTS and location:
-        return location
+
+    def ask() -> str:
+        try:
+            response = requests.post(
+                url,
+                json={"competitionName": competition},
+                headers={"Authorization": credentials.authorization},
+                allow_redirects=False,
+                timeout=(settings.connect_timeout_s, settings.stall_timeout_s),
+                verify=requests_verify(web_trust(settings.ca_bundle, settings.verify_tls)),
+                proxies=proxies,
+            )
+        except requests.RequestException as exc:
+            doing = f"asking Kaggle for {competition}"
+            raise request_failure(exc, doing, "Kaggle's API") from exc
+        location = response.headers.get("Location")
+        if response.status_code in _REDIRECTS and location:
+            return urljoin(url, location)
+        raise _refusal(response, url, competition, credentials)
+
+    return settings.metadata_retries().run(ask)
+
+
+def _refusal(
+    response: requests.Response, url: str, competition: str, credentials: KaggleCredentials
+) -> EgogetError:
     said = _kaggle_message(response)
+    rules = f"https://www.kaggle.com/competitions/{competition}/rules"
     if response.status_code == 401:
-        raise AuthError(
+        return AuthError(
             f"Kaggle refused the credentials from {credentials.origin} (HTTP 401{said})",
             hint=TOKEN_HINT,
         )
     if response.status_code == 403:
-        raise AuthError(
+        return AuthError(
             f"Kaggle denied the data of {competition} (HTTP 403{said})",
             hint=f"accept the competition's rules once, signed in as the token's user: {rules}",
         )
     if response.status_code == 404:
-        raise ManifestError(f"Kaggle has no competition {competition} (HTTP 404{said})")
-    raise TransferError(
+        return ManifestError(f"Kaggle has no competition {competition} (HTTP 404{said})")
+    if response.status_code == 429 or response.status_code >= 500:
+        return default_error(
+            response.status_code, "Kaggle's API", response.headers.get("Retry-After")
+        )
+    return TransferError(
         f"Kaggle answered {redact_url(url)} with HTTP {response.status_code}{said} instead of a "
         "download link"
     )
