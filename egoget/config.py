@@ -47,6 +47,19 @@ UserPath = Annotated[Path, BeforeValidator(_expand_user_path)]
 
 # `-o "$OUT"` with OUT unset: the current directory is never what was meant.
 EMPTY_OUTPUT = "the output directory is empty: give a folder to write into"
+# A flag's path arrives with "//" already folded to "/": match either.
+_URL_OUTPUT = re.compile(r"^(s3|gs|gcs|https?|ftp|az|abfss?):/", re.IGNORECASE)
+
+
+def url_output_problem(text: str) -> str | None:
+    """Why an output that names a bucket or URL cannot be written to, or None."""
+    if not _URL_OUTPUT.match(text):
+        return None
+    return (
+        f"{text} is a URL, and egoget writes to a local directory (a bucket as the destination "
+        "does not exist yet): download into a folder, then copy it with `aws s3 sync FOLDER "
+        "s3://...` or `s5cmd sync`"
+    )
 
 
 class IoMode(str, enum.Enum):
@@ -121,15 +134,12 @@ class TransferConfig(BaseModel):
     @field_validator("output", mode="before")
     @classmethod
     def _local_output(cls, value: Any) -> Any:
-        # A flag's path arrives with "//" already folded to "/": match either.
         text = os.fspath(value) if isinstance(value, str | os.PathLike) else ""
         if isinstance(value, str) and not value.strip():
             raise ValueError(EMPTY_OUTPUT)
-        if re.match(r"^(s3|gs|gcs|https?|ftp|az|abfss?)://?", text, re.IGNORECASE):
-            raise ValueError(
-                f"{value} is a URL: egoget writes to a local directory (a bucket as the "
-                "destination does not exist yet)"
-            )
+        problem = url_output_problem(text)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("limit_rate")
@@ -336,13 +346,14 @@ def build_config(model: type[ModelT], values: dict[str, Any], origin: str) -> Mo
         return model.model_validate(values)
     except ValidationError as exc:
         problems = []
+        unknown = False
         for error in exc.errors():
             key = ".".join(str(part) for part in error["loc"]) or "(top level)"
             if error["type"] == "extra_forbidden":
+                unknown = True
                 problems.append(f"unknown option {key!r}")
             else:
-                problems.append(f"{key}: {error['msg']}")
-        valid = ", ".join(sorted(model.model_fields))
-        raise ConfigError(
-            f"invalid {origin}: " + "; ".join(problems), hint=f"valid options: {valid}"
-        ) from None
+                problems.append(f"{key}: {error['msg'].removeprefix('Value error, ')}")
+        # The list of every option helps with a misspelt key, not with a bad value.
+        hint = f"valid options: {', '.join(sorted(model.model_fields))}" if unknown else None
+        raise ConfigError(f"invalid {origin}: " + "; ".join(problems), hint=hint) from None

@@ -313,7 +313,8 @@ def test_a_bucket_as_output_is_refused_and_creates_no_local_folder(
     monkeypatch.chdir(tmp_path)
     result = run_cli(["fetch", "s3://bucket/key", "-o", "s3://lab-bucket/ego4d/"], capsys)
     assert result.exit_code == 2, result.output
-    assert "is a URL" in result.stderr
+    assert "s3://lab-bucket/ego4d/ is a URL" in result.stderr  # as typed, not folded to s3:/
+    assert "aws s3 sync" in result.stderr and "valid options" not in result.stderr
     assert not (tmp_path / "s3:").exists()
 
 

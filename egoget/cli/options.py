@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 from pydantic import BaseModel
 
-from ..config import EMPTY_OUTPUT, IoMode, canonical_keys, load_json_config
+from ..config import EMPTY_OUTPUT, IoMode, canonical_keys, load_json_config, url_output_problem
 from .progress import PROGRESS_MODES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,6 +32,9 @@ class OutputFolder(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail(EMPTY_OUTPUT, param, ctx)
+        problem = url_output_problem(value) if isinstance(value, str) else None
+        if problem:
+            self.fail(problem, param, ctx)
         return super().convert(value, param, ctx)
 
 
