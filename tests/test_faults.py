@@ -238,3 +238,16 @@ def test_fault_matrix_on_many_small_and_a_few_large_objects(
     assert proxy.injected, "the schedule must inject faults"
     print(f"\n{fault}: {len(proxy.injected)} faults over {len(objects)} objects "
           f"({span / MIB:.0f} MiB): all verified")  # fmt: skip
+
+
+def test_one_large_file_gets_the_connections_not_one(
+    large_object: MirrorObject, make_proxy: MakeProxy, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    """Workers that find no chunk yet while a file is being opened (its first request takes a
+    round trip) wait for its chunks instead of ending: one large file used to be left to the
+    one worker that opened it, whatever -j said."""
+    proxy = make_proxy(Faults())
+    proxy.request_delay_s = 0.05
+    code, output = fetch_all([large_object], tmp_path / "o", proxy, capsys, "-j", "8")
+    assert code == 0, output
+    assert proxy.connections >= 4, proxy.connections  # 8 chunks, 8 slots: 1 before the fix

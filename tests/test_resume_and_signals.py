@@ -84,9 +84,11 @@ def test_resume_after_sigkill_fetches_only_missing_chunks(
     checkpointed = checkpointed_bytes(out)
     assert 3 <= done < total_chunks, "the kill must land mid-file"
     bytes_before_kill = proxy.bytes_to_client
-    # At most the two ranges in flight (-j 2) were on the wire beyond the finished chunks (the
-    # kernel buffers MBs of them unread, so the wire cannot show the checkpoints; the rerun does).
-    assert bytes_before_kill - done * chunk <= 2 * chunk + 64 * 1024
+    # Beyond the finished chunks, each of the two workers (-j 2) had at most two on the wire: one
+    # fetched and waiting to be recorded (checkpointed whole: the rerun keeps it) and one in
+    # flight (the kernel buffers MBs of it unread, so the wire cannot show the checkpoints; the
+    # rerun does).
+    assert bytes_before_kill - done * chunk <= 2 * 2 * chunk + 64 * 1024
 
     # A fresh proxy: the killed run's dying connections may still be draining through the old one.
     rerun_proxy = FaultProxy(proxy.upstream_port)

@@ -10,6 +10,7 @@ writes to a part file that another worker is publishing or discarding.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
 import threading
 import time
@@ -76,6 +77,14 @@ T = TypeVar("T")
 # or (with none) at whether the run was cancelled.
 SLOT_WAIT_S = 0.005
 IDLE_SLOT_WAIT_S = 0.1
+
+
+class _Wait(enum.Enum):
+    """What _next_task answers while files are being opened and no chunk is waiting yet."""
+
+    WAIT = "wait"
+
+
 _BUG_HINT = "rerun with EGOGET_DEBUG=1 and report the traceback; finished files are kept"
 
 
@@ -109,6 +118,11 @@ class Engine:
             RateLimiter(options.limit_rate_bytes_per_s) if options.limit_rate_bytes_per_s else None
         )
         self._lock = threading.Lock()
+        # Files being opened (their first request in flight): their chunks are work to come,
+        # so a worker that finds none yet waits for them instead of ending. Ending there left
+        # a few large files to as many workers as files, whatever -j said.
+        self._opening = 0
+        self._work = threading.Condition(self._lock)
         self._pending: deque[ChunkTask] = deque()
         self._files: Iterator[RemoteFile] = iter(())
         self._summary = TransferSummary()
@@ -172,6 +186,10 @@ class Engine:
                     continue
                 try:
                     task = self._next_task()
+                    if task is _Wait.WAIT:
+                        with self._work:
+                            self._work.wait(SLOT_WAIT_S if fetched else IDLE_SLOT_WAIT_S)
+                        continue
                     if task is None:
                         if not fetched:
                             return
@@ -181,7 +199,7 @@ class Engine:
                     if isinstance(task, ChunkTask):
                         self._run_chunk(task, buffers, fetched)
                     else:
-                        self._open_file(task, restarts=0)
+                        self._opened(task, restarts=0)
                 finally:
                     self._tuner.release()
             self._end_hashed_chunks(fetched, wait=True)
@@ -199,13 +217,28 @@ class Engine:
             fetched.remove(chunk)
             self._chunk_ended(chunk.job, chunk.index, chunk.hasher.part_md5s(), None)
 
-    def _next_task(self) -> ChunkTask | RemoteFile | None:
+    def _next_task(self) -> ChunkTask | RemoteFile | _Wait | None:
+        """A chunk, else the next file (counted as opening), else _WAIT while files are being
+        opened, else None: nothing left."""
         with self._lock:
             while self._pending:
                 task = self._pending.popleft()
                 if task.job.state is JobState.ACTIVE:
                     return task
-            return next(self._files, None)
+            file = next(self._files, None)
+            if file is not None:
+                self._opening += 1
+                return file
+            return _Wait.WAIT if self._opening else None
+
+    def _opened(self, file: RemoteFile, restarts: int) -> None:
+        """Open a file counted as opening (its chunks join the work), then uncount it."""
+        try:
+            self._open_file(file, restarts)
+        finally:
+            with self._work:
+                self._opening -= 1
+                self._work.notify_all()
 
     def _fail_run(self, error: EgogetError) -> None:
         """Errors that doom every other file too (credentials, disk full, an unreachable or
@@ -233,8 +266,9 @@ class Engine:
             self._finalize(job)
             return
         missing = [i for i in range(job.layout.count) if i not in job.done]
-        with self._lock:
+        with self._work:
             self._pending.extendleft(ChunkTask(job, i) for i in reversed(missing))
+            self._work.notify_all()
 
     def _prepare(self, file: RemoteFile, restarts: int) -> Job:
         source = self._registry.for_uri(file.uri)
@@ -347,7 +381,10 @@ class Engine:
                     buffers.lend(slot, hasher.update(view[:got]))
                     offset += got
                     self._count(job, got, direct_bytes)
-                    if job.journaled and offset - checkpoint >= CHECKPOINT_BYTES and offset < end:
+                    # At the chunk's end too: it is recorded as done only once its worker is
+                    # between tasks (after its next chunk), and a kill before that must not
+                    # cost its bytes: a rerun hashes them from the part file instead.
+                    if job.journaled and (offset == end or offset - checkpoint >= CHECKPOINT_BYTES):
                         self._ledger.record_progress(job.file.dest, index, offset - start)
                         checkpoint = offset
             except RetryableError as exc:
@@ -363,7 +400,8 @@ class Engine:
                 if stream is not None:
                     stream.close()
 
-        self._retrying(job.file.dest, stream_rest)
+        if offset < end:  # a killed run may have left the whole chunk on disk
+            self._retrying(job.file.dest, stream_rest)
         if want_sha256:
             job.whole_sha256 = hasher.sha256()
         return hasher
@@ -440,7 +478,9 @@ class Engine:
         # The remote may now be another version: take its current ETag, and its size unless
         # the plan promised one (a manifest's size is checked, not silently replaced).
         fresh = dataclasses.replace(job.planned, etag=None)
-        self._open_file(fresh, restarts=job.restarts + 1)
+        with self._lock:
+            self._opening += 1
+        self._opened(fresh, restarts=job.restarts + 1)
 
     def _finalize(self, job: Job) -> None:
         try:
