@@ -104,8 +104,8 @@ DATASETS: dict[str, Dataset] = {
         ),
         Dataset(
             "egoschema",
-            "EgoSchema's 5,031 clips (presigned links, Hugging Face, or Google Drive) and its "
-            "question files",
+            "EgoSchema's 5,031 clips (Kaggle, presigned links, Hugging Face, or Google Drive) and "
+            "its question files",
             EgoSchemaConfig,
             "egoschema",
             {
