@@ -242,7 +242,7 @@ def _kaggle_archive(config: EgoSchemaConfig, registry: SourceRegistry) -> Remote
             f"https://www.kaggle.com/competitions/{KAGGLE_COMPETITION}/rules",
         )
     link = competition_download_link(
-        KAGGLE_COMPETITION, config.kaggle_url, credentials, registry.settings
+        KAGGLE_COMPETITION, config.kaggle_url, credentials, registry.settings, registry.web_trust
     )
     stat = registry.for_uri(link).stat(link)
     # Named as the official client names it: the competition, then the link's own extension.

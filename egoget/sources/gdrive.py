@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from . import SourceRegistry
 from .http import HttpTransport, default_error, network_reason
 from .network import requests_verify
-from .web import request_failure
+from .web import request_failure, web_session
 
 SCHEME = "gdrive"
 DRIVE_HOSTS = frozenset({"drive.google.com", "docs.google.com", "drive.usercontent.google.com"})
@@ -139,12 +139,9 @@ class DriveSource(Source):
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
+            session = web_session(self._trust, self._settings.proxy)
             # Byte offsets must count the bytes on disk, not a compressed stream.
             session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
-            session.verify = requests_verify(self._trust)
-            if self._settings.proxy:
-                session.proxies = {"http": self._settings.proxy, "https": self._settings.proxy}
             if self._cookies is not None:
                 session.cookies.update(self._cookies)
             self._local.session = session

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
@@ -23,8 +24,8 @@ import requests
 from ..errors import AuthError, EgogetError, ManifestError, TransferError
 from .base import SourceSettings
 from .http import default_error, redact_url
-from .network import requests_verify, web_trust
-from .web import request_failure
+from .network import Trust
+from .web import request_failure, web_session
 
 API_URL = "https://api.kaggle.com/v1/"
 DOWNLOAD_METHOD = "competitions.CompetitionApiService/DownloadDataFiles"
@@ -44,10 +45,10 @@ class KaggleCredentials:
         return f"KaggleCredentials(from {self.origin})"
 
 
-def find_credentials(env: dict[str, str] | None = None) -> KaggleCredentials | None:
+def find_credentials() -> KaggleCredentials | None:
     """The user's Kaggle credentials, or None. A file that is there but unreadable is an
     AuthError naming the file (never the secret in it)."""
-    environ = dict(os.environ) if env is None else env
+    environ = os.environ
     home = Path(environ.get("HOME") or Path.home())
     token_setting = environ.get("KAGGLE_API_TOKEN", "").strip()
     if token_setting and _names_a_file(token_setting):
@@ -97,7 +98,7 @@ def _read_token(path: Path) -> str:
         ) from None
 
 
-def _config_dir(environ: dict[str, str], home: Path) -> Path:
+def _config_dir(environ: Mapping[str, str], home: Path) -> Path:
     if environ.get("KAGGLE_CONFIG_DIR"):
         return Path(environ["KAGGLE_CONFIG_DIR"]).expanduser()
     default = home / ".kaggle"
@@ -121,23 +122,25 @@ def _read_kaggle_json(path: Path) -> dict[str, str]:
 
 
 def competition_download_link(
-    competition: str, api_url: str, credentials: KaggleCredentials, settings: SourceSettings
+    competition: str,
+    api_url: str,
+    credentials: KaggleCredentials,
+    settings: SourceSettings,
+    trust: Trust,
 ) -> str:
     """The signed link to a competition's data archive, as Kaggle's API hands it out; a busy
     or failing API (429, 5xx, a dropped connection) is asked again, as any listing is."""
     url = api_url.rstrip("/") + "/" + DOWNLOAD_METHOD
-    proxies = {"http": settings.proxy, "https": settings.proxy} if settings.proxy else None
+    session = web_session(trust, settings.proxy)
 
     def ask() -> str:
         try:
-            response = requests.post(
+            response = session.post(
                 url,
                 json={"competitionName": competition},
                 headers={"Authorization": credentials.authorization},
                 allow_redirects=False,
                 timeout=(settings.connect_timeout_s, settings.stall_timeout_s),
-                verify=requests_verify(web_trust(settings.ca_bundle, settings.verify_tls)),
-                proxies=proxies,
             )
         except requests.RequestException as exc:
             doing = f"asking Kaggle for {competition}"

@@ -10,7 +10,17 @@ import requests
 
 from ..errors import EgogetError, RetryableError, UnreachableError
 from .http import network_reason
-from .network import PROXY_HINT, TLS_HINT
+from .network import PROXY_HINT, TLS_HINT, Trust, requests_verify
+
+
+def web_session(trust: Trust, proxy: str | None) -> requests.Session:
+    """A requests session that trusts what the byte path trusts and goes through its proxy
+    (--proxy; otherwise requests reads the same *_PROXY variables itself)."""
+    session = requests.Session()
+    session.verify = requests_verify(trust)
+    if proxy:
+        session.proxies = {"http": proxy, "https": proxy}
+    return session
 
 
 def request_failure(exc: requests.RequestException, doing: str, hosts: str) -> EgogetError:
