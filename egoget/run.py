@@ -388,15 +388,7 @@ def retry_through_fallback(
             source = session.registry.for_uri(file.uri).redact(file.uri)
             error.message = f"{first.failed[dest].message}; then by {source}: {error.message}"
             first.failed[dest] = error
-    first.files_done += second.files_done
-    first.bytes_done += second.bytes_done
-    first.bytes_received += second.bytes_received
-    first.bytes_direct_io += second.bytes_direct_io
-    first.elapsed_s += second.elapsed_s
-    first.hedged_ranges += second.hedged_ranges
-    first.peak_connections = max(first.peak_connections, second.peak_connections)
-    first.fatal = first.fatal or second.fatal
-    first.interrupted = first.interrupted or second.interrupted
+    first.add(second)
 
 
 def dataset_planner(dataset: Dataset, config: DatasetConfig, registry: SourceRegistry) -> Planner:

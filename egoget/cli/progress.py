@@ -268,7 +268,7 @@ class TransferView:
             # Only failures are shown: no tally to keep (a few events per small file).
             if isinstance(event, FileFailed):
                 with self.lock:
-                    self.line(f"failed {event.dest}: {event.error}", always=True)
+                    self._failed(event)
             return
         with self.lock:
             tally = self.tally
@@ -282,7 +282,7 @@ class TransferView:
             elif isinstance(event, Restarting):
                 self.line(f"restarting {event.dest}: {event.reason}")
             elif isinstance(event, FileFailed):
-                self.line(f"failed {event.dest}: {event.error}", always=True)
+                self._failed(event)
             if self._bar is not None:
                 self._draw(event, now, sizes_learnt=tally.sizes_unknown != known_before)
             elif self._mode == "log" and (
@@ -346,6 +346,9 @@ class TransferView:
 
     def line(self, message: str, always: bool = False) -> None:
         say_above(self._bar, self._mode, message, always)
+
+    def _failed(self, event: FileFailed) -> None:
+        self.line(f"failed {event.dest}: {event.error}", always=True)
 
     def close(self) -> None:
         if self._events is not None:

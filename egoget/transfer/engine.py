@@ -62,12 +62,13 @@ from .events import (
 )
 from .hedge import MAX_HEDGES_PER_RANGE, HedgedError, SilenceWatch
 from .integrity import PartHasher, multipart_parts
-from .job import ChunkTask, FetchedChunk, Job, JobState, part_path_of
+from .job import ChunkTask, FetchedChunk, Job, JobState
 from .md5 import BufferRing
 from .partfile import (
     hash_from_disk,
     local_write_error,
     open_part_file,
+    part_path_of,
     resume_point,
     unlink_quietly,
 )

@@ -67,3 +67,16 @@ class TransferSummary:
     hedged_ranges: int = 0  # ranges re-issued after their connection went silent
     connections: int = 0  # connections in use at the end, as the run found best (at most -j)
     peak_connections: int = 0
+
+    def add(self, later: TransferSummary) -> None:
+        """Count a later transfer of the same run (a fallback for failed files) in this one;
+        its failures are the caller's to merge, as only it knows which files were retried."""
+        self.files_done += later.files_done
+        self.bytes_done += later.bytes_done
+        self.bytes_received += later.bytes_received
+        self.bytes_direct_io += later.bytes_direct_io
+        self.elapsed_s += later.elapsed_s
+        self.hedged_ranges += later.hedged_ranges
+        self.peak_connections = max(self.peak_connections, later.peak_connections)
+        self.fatal = self.fatal or later.fatal
+        self.interrupted = self.interrupted or later.interrupted

@@ -16,7 +16,6 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..constants import PART_SUFFIX
 from ..errors import EgogetError, IntegrityError, Interrupted, RemoteChangedError
 from ..model import RemoteFile
 from .chunks import ChunkLayout
@@ -40,7 +39,7 @@ class Job:
     planned: RemoteFile  # as the plan gave it: what a restart starts again from
     identity: str  # the URI as the ledger keeps it: no signatures
     final_path: Path
-    part_path: Path  # beside final_path (part_path_of), where the bytes go until verified
+    part_path: Path  # beside final_path (partfile.part_path_of), the bytes until verified
     layout: ChunkLayout
     writer: PartWriter
     done: dict[int, bytes]  # chunk index -> its parts' MD5 digests
@@ -115,7 +114,3 @@ class FetchedChunk:
     job: Job
     index: int
     hasher: PartHasher
-
-
-def part_path_of(final_path: Path) -> Path:
-    return Path(f"{final_path}{PART_SUFFIX}")

@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..constants import READ_BUFFER_BYTES, RESERVE_MIN_BYTES
+from ..constants import PART_SUFFIX, READ_BUFFER_BYTES, RESERVE_MIN_BYTES
 from ..errors import DiskFullError, EgogetError, IntegrityError, TransferError, UnsafePathError
 from ..ledger import PartialFile
 from .diskio import PartWriter, open_direct
@@ -30,6 +30,10 @@ class Resume:
     @property
     def anything(self) -> bool:
         return bool(self.done or self.progress)
+
+
+def part_path_of(final_path: Path) -> Path:
+    return Path(f"{final_path}{PART_SUFFIX}")
 
 
 def resume_point(
