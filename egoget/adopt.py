@@ -24,7 +24,7 @@ from .model import ItemProgress, RemoteFile
 from .sources import SourceRegistry
 from .sources.base import RemoteStat
 from .transfer.integrity import multipart_parts
-from .transfer.verify import Check, Promise, checks_text, verify
+from .transfer.verify import Check, FileContent, Promise, checks_text, verify
 
 ADOPT_SLICE = 4096
 
@@ -138,7 +138,7 @@ def _verified_record(
                 file.size, file.etag, source.etag_is_md5(file.uri), file.md5, file.sha256,
                 part_size,
             )  # fmt: skip
-            checks = verify(fd, promise)
+            checks = verify(FileContent(fd), promise)
     finally:
         os.close(fd)
     return VerifiedFile(

@@ -11,7 +11,7 @@ from .constants import PART_SUFFIX, STATE_DIR_NAME
 from .errors import IntegrityError, UsageError
 from .ledger import Ledger, VerifiedFile
 from .transfer.chunks import ChunkLayout
-from .transfer.verify import Check, Promise, parse_checks, verify
+from .transfer.verify import Check, FileContent, Promise, parse_checks, verify
 
 
 @dataclass
@@ -94,7 +94,7 @@ def _check(path: Path, record: VerifiedFile, full: bool) -> str | None:
             part_size=record.part_size if Check.ETAG_MULTIPART in passed else None,
         )
         try:
-            verify(fd, promise)
+            verify(FileContent(fd), promise)
         except IntegrityError as exc:
             return exc.message
         return None

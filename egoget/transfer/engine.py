@@ -38,18 +38,12 @@ from ..errors import (
 )
 from ..ledger import Ledger, VerifiedFile
 from ..model import SIDE_FILE_TAG, RemoteFile
-from ..paths import destination_inside
 from ..retry import RetryPolicy
 from ..sources import Source, SourceRegistry
 from ..sources.base import RangeStream, RemoteStat
 from .bandwidth import RateLimiter
-from .chunks import layout_for
 from .concurrency import ConcurrencyTuner
-from .diskio import (
-    aligned_buffer,
-    aligned_read_size,
-    direct_io_min_size,
-)
+from .diskio import aligned_buffer, aligned_read_size, direct_io_min_size
 from .events import (
     BytesReceived,
     EventSink,
@@ -64,14 +58,8 @@ from .hedge import MAX_HEDGES_PER_RANGE, HedgedError, SilenceWatch
 from .integrity import PartHasher, multipart_parts
 from .job import ChunkTask, FetchedChunk, Job, JobState
 from .md5 import BufferRing
-from .partfile import (
-    hash_from_disk,
-    local_write_error,
-    open_part_file,
-    part_path_of,
-    resume_point,
-    unlink_quietly,
-)
+from .partfile import LocalFolder, local_write_error
+from .sink import Destination
 
 T = TypeVar("T")
 # How long a worker waits for a connection slot before it looks at its hashed chunks again,
@@ -108,8 +96,12 @@ class Engine:
         options: TransferOptions,
         emit: EventSink,
         cancelled: threading.Event,
+        destination: Destination | None = None,
     ):
-        self._out_dir = out_dir
+        """Into ``destination``; by default, the local folder ``out_dir``."""
+        self._destination = destination or LocalFolder(
+            out_dir, ledger, direct_io_min_size(options.io_mode, Path(os.path.realpath(out_dir)))
+        )
         self._registry = registry
         self._ledger = ledger
         self._options = options
@@ -128,10 +120,6 @@ class Engine:
         self._files: Iterator[RemoteFile] = iter(())
         self._summary = TransferSummary()
         self._partials = ledger.partial_files()
-        self._real_out_dir = Path(os.path.realpath(out_dir))
-        self._real_out_text = str(self._real_out_dir)
-        self._checked_dirs: set[str] = set()
-        self._direct_min_size = direct_io_min_size(options.io_mode, self._real_out_dir)
         self._watch = SilenceWatch(registry.abort_requests_of, registry.settings.stall_timeout_s)
         self._tuner = ConcurrencyTuner(options.procs)
 
@@ -216,7 +204,21 @@ class Engine:
         ready = [chunk for chunk in fetched if wait or chunk.hasher.hashed]
         for chunk in ready:
             fetched.remove(chunk)
-            self._chunk_ended(chunk.job, chunk.index, chunk.hasher.part_md5s(), None)
+            part_md5s = chunk.hasher.part_md5s()
+            self._chunk_ended(chunk.job, chunk.index, part_md5s, self._keep(chunk, part_md5s))
+
+    def _keep(self, chunk: FetchedChunk, part_md5s: bytes) -> EgogetError | None:
+        """Make a fetched chunk durable where its file is kept (an upload sends it)."""
+        job = chunk.job
+        if job.state in (JobState.RESTARTING, JobState.ABANDONED):
+            return None
+        try:
+            self._retrying(job.file.dest, lambda: job.sink.chunk_fetched(chunk.index, part_md5s))
+        except EgogetError as exc:
+            return exc
+        except OSError as exc:
+            return job.sink.local_error(exc)
+        return None
 
     def _next_task(self) -> ChunkTask | RemoteFile | _Wait | None:
         """A chunk, else the next file (counted as opening), else _WAIT while files are being
@@ -261,7 +263,8 @@ class Engine:
             self._report_failure(file.dest, exc)
             return
         except OSError as exc:
-            self._report_failure(file.dest, local_write_error(exc, self._out_dir / file.dest, 0))
+            where = Path(self._destination.describe(file.dest))
+            self._report_failure(file.dest, local_write_error(exc, where, file.size or 0))
             return
         if job.layout.count == len(job.done):
             self._finalize(job)
@@ -289,25 +292,18 @@ class Engine:
             accepts_ranges = stat.accepts_ranges
         size = file.size if file.size is not None else 0
         identity = source.redact(file.uri)
-        final_path = self._destination(file)
         part_size = None
         if multipart_parts(file.etag):
             stat = RemoteStat(size, file.etag)
             part_size = self._retrying(file.dest, lambda: source.part_size(file.uri, stat))
-        part_path = part_path_of(final_path)
-        resume = resume_point(
-            self._partials.pop(file.dest, None), identity, size, file.etag, part_size, part_path
-        )
         # A server that ignores Range can only be read from the start, in one piece.
         target_chunk = self._options.chunk_size if accepts_ranges else max(1, size)
-        layout = layout_for(size, resume.chunk_size or target_chunk, part_size)
-        writer = open_part_file(part_path, size, resume, self._direct_min_size)
-        if not resume.anything and layout.count > 1:
-            self._ledger.start_partial(
-                file.dest, identity, size, file.etag, layout.chunk_size, part_size
-            )
+        opened = self._destination.open(
+            file, identity, part_size, target_chunk, self._partials.pop(file.dest, None)
+        )
+        layout, resume = opened.layout, opened.resume
         job = Job(
-            file, planned, identity, final_path, part_path, layout, writer, resume.done, restarts,
+            file, planned, identity, opened.sink, layout, resume.done, restarts,
             progress=resume.progress, etag_is_md5=source.etag_is_md5(file.uri),
         )  # fmt: skip
         resumed = sum(layout.bounds(i)[1] - layout.bounds(i)[0] for i in resume.done)
@@ -317,20 +313,6 @@ class Engine:
             job.counted_bytes = resumed
             self._emit(BytesReceived(file.dest, resumed))
         return job
-
-    def _destination(self, file: RemoteFile) -> Path:
-        """The final path, its folder created; each folder is checked for symlinks once."""
-        # String joins: pathlib's joins and parents were a visible share of a small file's cost.
-        joined = os.path.join(self._real_out_text, file.dest)
-        final_path = Path(joined)
-        folder = os.path.dirname(joined)
-        if folder not in self._checked_dirs:
-            destination_inside(self._real_out_dir, file.dest)
-            final_path.parent.mkdir(parents=True, exist_ok=True)
-            # Again after mkdir, which may have walked through a symlink planted meanwhile.
-            destination_inside(self._real_out_dir, file.dest)
-            self._checked_dirs.add(folder)
-        return final_path
 
     # --- one chunk ----------------------------------------------------------------------------
 
@@ -346,7 +328,7 @@ class Engine:
         except EgogetError as exc:
             error = exc
         except OSError as exc:
-            error = local_write_error(exc, job.part_path, job.size)
+            error = job.sink.local_error(exc)
         else:
             fetched.append(FetchedChunk(job, task.index, hasher))
             return
@@ -358,8 +340,8 @@ class Engine:
         want_sha256 = job.file.sha256 is not None and job.layout.count == 1
         hasher = PartHasher(start, end, job.layout.part_size, want_sha256)
         offset = start + job.progress.pop(index, 0)
-        # A killed run's bytes before its last checkpoint are on disk: hash them, fetch the rest.
-        hash_from_disk(job.fd, hasher, start, offset)
+        # A killed run's bytes before its last checkpoint are kept: hash them, fetch the rest.
+        job.sink.rehash(hasher, start, offset)
         checkpoint = offset
         hedges = 0
 
@@ -378,14 +360,16 @@ class Engine:
                     want = aligned_read_size(offset, end - offset, len(view))
                     got = stream.readinto(view[:want])
                     self._watch.read(flow)
-                    direct_bytes = job.writer.write(view[:got], offset)
+                    direct_bytes = job.sink.write(view[:got], offset)
                     buffers.lend(slot, hasher.update(view[:got]))
                     offset += got
                     self._count(job, got, direct_bytes)
                     # At the chunk's end too: it is recorded as done only once its worker is
                     # between tasks (after its next chunk), and a kill before that must not
                     # cost its bytes: a rerun hashes them from the part file instead.
-                    if job.journaled and (offset == end or offset - checkpoint >= CHECKPOINT_BYTES):
+                    if job.checkpointed and (
+                        offset == end or offset - checkpoint >= CHECKPOINT_BYTES
+                    ):
                         self._ledger.record_progress(job.file.dest, index, offset - start)
                         checkpoint = offset
             except RetryableError as exc:
@@ -455,7 +439,7 @@ class Engine:
         elif state is JobState.RESTARTING:
             self._restart(job)
         elif state is JobState.FAILED and job.error is not None:
-            self._close(job)
+            job.sink.close()
             self._report_failure(job.file.dest, job.error)
             job.error = None
 
@@ -471,9 +455,7 @@ class Engine:
     def _restart(self, job: Job) -> None:
         reason = job.error.message if job.error else "restarting"
         job.state = JobState.ABANDONED
-        self._close(job)
-        unlink_quietly(job.part_path)
-        self._ledger.drop_partial(job.file.dest)
+        job.sink.discard()
         self._emit(Restarting(job.file.dest, reason))
         self._emit(BytesReceived(job.file.dest, -job.counted_bytes))
         # The remote may now be another version: take its current ETag, and its size unless
@@ -485,7 +467,7 @@ class Engine:
 
     def _finalize(self, job: Job) -> None:
         try:
-            checked = job.verify()
+            checked = job.seal()
         except IntegrityError as exc:
             with job.lock:
                 self._absorb_error(job, exc)
@@ -493,22 +475,13 @@ class Engine:
             if state is JobState.RESTARTING:
                 self._restart(job)
             else:
-                self._close(job)
-                unlink_quietly(job.part_path)
-                self._ledger.drop_partial(job.file.dest)
+                job.sink.discard()
                 self._report_failure(job.file.dest, exc)
             return
-        try:
-            if job.journaled:
-                # A large file's verified record must not outlive its bytes after a power loss;
-                # small files stay in the page cache like any download tool's (verify --full).
-                os.fdatasync(job.fd)
-            self._close(job)
-            os.replace(job.part_path, job.final_path)
-        except OSError as exc:
-            self._close(job)
-            error = local_write_error(exc, job.final_path, job.size)
-            if isinstance(error, DiskFullError):
+        except (OSError, EgogetError) as exc:
+            job.sink.close()
+            error = job.sink.local_error(exc) if isinstance(exc, OSError) else exc
+            if isinstance(error, DiskFullError) or _dooms_the_run(job.file, error):
                 self._fail_run(error)
             self._report_failure(job.file.dest, error)
             return
@@ -534,9 +507,6 @@ class Engine:
             self._summary.files_done += 1
             self._summary.bytes_done += job.size
         self._emit(FileDone(file.dest, job.size, checked))
-
-    def _close(self, job: Job) -> None:
-        job.writer.close()
 
     def _report_failure(self, dest: str, error: EgogetError) -> None:
         with self._lock:

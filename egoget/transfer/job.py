@@ -11,17 +11,15 @@ The engine's workers share a job; every state change happens under ``job.lock``.
 from __future__ import annotations
 
 import enum
-import os
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..errors import EgogetError, IntegrityError, Interrupted, RemoteChangedError
 from ..model import RemoteFile
 from .chunks import ChunkLayout
-from .diskio import PartWriter
 from .integrity import PartHasher
-from .verify import Digests, Promise, checks_text, verify
+from .sink import Sink
+from .verify import Digests, Promise
 
 
 class JobState(enum.Enum):
@@ -38,10 +36,8 @@ class Job:
     file: RemoteFile  # sized and pinned to one version (its ETag)
     planned: RemoteFile  # as the plan gave it: what a restart starts again from
     identity: str  # the URI as the ledger keeps it: no signatures
-    final_path: Path
-    part_path: Path  # beside final_path (partfile.part_path_of), the bytes until verified
+    sink: Sink  # where the bytes are kept until verified (a part file, an upload)
     layout: ChunkLayout
-    writer: PartWriter
     done: dict[int, bytes]  # chunk index -> its parts' MD5 digests
     restarts: int
     progress: dict[int, int] = field(default_factory=dict)  # chunk -> bytes on disk at its start
@@ -65,8 +61,9 @@ class Job:
         return self.layout.count > 1
 
     @property
-    def fd(self) -> int:
-        return self.writer.fd
+    def checkpointed(self) -> bool:
+        """Progress inside a chunk is recorded as it lands."""
+        return self.journaled and self.sink.keeps_progress
 
     def absorb(self, error: EgogetError, dooms_the_run: bool, max_restarts: int) -> None:
         """What one chunk's error means for the whole file (called under ``lock``)."""
@@ -80,12 +77,11 @@ class Job:
             self.state = JobState.FAILED
             self.error = error
 
-    def verify(self) -> str:
-        """Check the part file against everything the remote and manifest promised, with the
-        digests hashed in flight; returns what was checked, for the ledger."""
+    def seal(self) -> str:
+        """Check the kept bytes against everything the remote and manifest promised, with the
+        digests hashed in flight, and make them final; returns what was checked, for the
+        ledger. An IntegrityError leaves nothing final."""
         file, layout = self.file, self.layout
-        # The last write set the mtime; renaming the file does not change it.
-        self.mtime_ns = os.fstat(self.fd).st_mtime_ns
         ordered = b"".join(self.done[i] for i in range(layout.count))
         whole_md5 = ordered.hex() if layout.count == 1 and layout.part_size is None else None
         promise = Promise(self.size, file.etag, self.etag_is_md5, file.md5, file.sha256,
@@ -96,7 +92,8 @@ class Job:
             sha256=self.whole_sha256.hex() if self.whole_sha256 is not None else None,
         )
         try:
-            return checks_text(verify(self.fd, promise, known))
+            checked, self.mtime_ns = self.sink.seal(promise, known, durable=self.journaled)
+            return checked
         except IntegrityError as exc:
             raise IntegrityError(f"{file.dest}: {exc.message}") from exc
 

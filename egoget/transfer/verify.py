@@ -7,9 +7,11 @@ import enum
 import os
 from dataclasses import dataclass
 from functools import cache
+from typing import Protocol
 
 from ..errors import IntegrityError
 from .integrity import (
+    FileDigests,
     bare_etag,
     file_multipart_etag,
     hash_file,
@@ -78,12 +80,38 @@ class Digests:
     sha256: str | None = None
 
 
-def verify(fd: int, promise: Promise, known: Digests = Digests()) -> Check:
-    """The checks the file passed; IntegrityError names the first it failed. Digests not
-    ``known`` are computed from the file, once."""
-    size = os.fstat(fd).st_size
+class Content(Protocol):
+    """The bytes being checked, read again only for a digest nothing hashed in flight."""
+
+    def size(self) -> int: ...
+
+    def digests(self) -> FileDigests: ...
+
+    def multipart_etag(self, part_size: int) -> str: ...
+
+
+class FileContent:
+    """A file on disk, by its open descriptor."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+
+    def size(self) -> int:
+        return os.fstat(self._fd).st_size
+
+    def digests(self) -> FileDigests:
+        return hash_file(self._fd, self.size())
+
+    def multipart_etag(self, part_size: int) -> str:
+        return file_multipart_etag(self._fd, self.size(), part_size)
+
+
+def verify(content: Content, promise: Promise, known: Digests = Digests()) -> Check:
+    """The checks the content passed; IntegrityError names the first it failed. Digests not
+    ``known`` are computed from the content, once."""
+    size = content.size()
     if size != promise.size:
-        raise IntegrityError(f"{size:,} bytes on disk, expected {promise.size:,}")
+        raise IntegrityError(f"{size:,} bytes, expected {promise.size:,}")
     checks = Check.SIZE
     from_disk = None
 
@@ -95,7 +123,7 @@ def verify(fd: int, promise: Promise, known: Digests = Digests()) -> Check:
             got = (
                 multipart_etag(known.part_md5s)
                 if known.part_md5s is not None
-                else file_multipart_etag(fd, size, promise.part_size)
+                else content.multipart_etag(promise.part_size)
             )
             if got != bare_etag(promise.etag):
                 raise IntegrityError(f"multipart ETag {got} does not match {promise.etag}")
@@ -109,7 +137,7 @@ def verify(fd: int, promise: Promise, known: Digests = Digests()) -> Check:
         if not want:
             continue
         if known.md5 is None and from_disk is None:
-            from_disk = hash_file(fd, size)
+            from_disk = content.digests()
         got_md5 = known.md5 or (from_disk.md5 if from_disk else "")
         if got_md5 != want.lower():
             raise IntegrityError(f"MD5 {got_md5} does not match {want}")
@@ -117,7 +145,7 @@ def verify(fd: int, promise: Promise, known: Digests = Digests()) -> Check:
 
     if promise.sha256:
         if known.sha256 is None and from_disk is None:
-            from_disk = hash_file(fd, size)
+            from_disk = content.digests()
         got_sha = known.sha256 or (from_disk.sha256 if from_disk else "")
         if got_sha != promise.sha256.lower():
             raise IntegrityError(f"SHA-256 {got_sha} does not match {promise.sha256}")
