@@ -49,17 +49,37 @@ UserPath = Annotated[Path, BeforeValidator(_expand_user_path)]
 EMPTY_OUTPUT = "the output directory is empty: give a folder to write into"
 # A flag's path arrives with "//" already folded to "/": match either.
 _URL_OUTPUT = re.compile(r"^(s3|gs|gcs|https?|ftp|az|abfss?):/", re.IGNORECASE)
+_BUCKET_OUTPUT = re.compile(r"^s3:/+([^/]*)", re.IGNORECASE)
+_OUTPUT_KEYS = ("output", "output_directory", "out_dir")
 
 
-def url_output_problem(text: str) -> str | None:
+def is_bucket_output(text: str) -> bool:
+    return bool(_BUCKET_OUTPUT.match(text))
+
+
+def url_output_problem(text: str, bucket_ok: bool = False) -> str | None:
     """Why an output that names a bucket or URL cannot be written to, or None."""
     if not _URL_OUTPUT.match(text):
         return None
+    bucket = _BUCKET_OUTPUT.match(text)
+    if bucket and bucket_ok:
+        if bucket.group(1):
+            return None
+        return f"{text} names no bucket: give s3://BUCKET/PREFIX/"
+    if bucket:
+        return f"{text} is a bucket, and this command reads and writes a local directory"
     return (
-        f"{text} is a URL, and egoget writes to a local directory (a bucket as the destination "
-        "does not exist yet): download into a folder, then copy it with `aws s3 sync FOLDER "
-        "s3://...` or `s5cmd sync`"
+        f"{text} is a URL, and egoget writes to a local directory or an S3 bucket (s3://): "
+        "download into a folder, then copy it with your store's own tool"
     )
+
+
+def bucket_state_dir(url: str) -> Path:
+    """Where a copy into a bucket keeps its ledger and the manifests it plans from:
+    $XDG_STATE_HOME/egoget/BUCKET/PREFIX (~/.local/state/egoget/...)."""
+    root = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    rest = re.sub(r"^s3:/+", "", url, flags=re.IGNORECASE).strip("/")
+    return Path(root) / "egoget" / rest
 
 
 class IoMode(str, enum.Enum):
@@ -130,6 +150,49 @@ class TransferConfig(BaseModel):
     dry_run: bool = False
     yes: bool = Field(False, validation_alias=AliasChoices("yes", "assume_yes"))
     skip_invalid: bool = False
+    # -o s3://bucket/prefix/: the files are copied there, and ``output`` is the local folder
+    # that keeps the copy's ledger and the manifests it plans from.
+    bucket_output: str | None = Field(
+        None, description="Set by -o s3://BUCKET/PREFIX/: the bucket the files are copied into"
+    )
+    state_dir: UserPath | None = Field(
+        None,
+        description="With -o s3://...: where egoget keeps its ledger and manifests "
+        "[default: $XDG_STATE_HOME/egoget/BUCKET/PREFIX]",
+    )
+    dest_profile: str | None = Field(
+        None, description="With -o s3://...: the AWS profile of the destination bucket"
+    )
+    dest_endpoint_url: str | None = Field(
+        None, description="With -o s3://...: the destination's S3 endpoint (Ceph, MinIO)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bucket_output(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        key = next((k for k in _OUTPUT_KEYS if k in data), None)
+        value = data.get(key) if key else None
+        if not isinstance(value, str) or not is_bucket_output(value):
+            return data
+        problem = url_output_problem(value, bucket_ok=True)
+        if problem:
+            raise ValueError(problem)
+        url = "s3://" + re.sub(r"^s3:/+", "", value, flags=re.IGNORECASE)
+        local = data.get("state_dir") or bucket_state_dir(url)
+        return {**data, key: local, "bucket_output": url}
+
+    @model_validator(mode="after")
+    def _bucket_options_need_a_bucket(self) -> TransferConfig:
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name in ("state_dir", "dest_profile", "dest_endpoint_url")
+            if getattr(self, name) is not None
+        ]
+        if given and self.bucket_output is None:
+            raise ValueError(f"{', '.join(given)} only apply to a bucket output (-o s3://...)")
+        return self
 
     @field_validator("output", mode="before")
     @classmethod

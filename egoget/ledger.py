@@ -50,7 +50,17 @@ CREATE TABLE IF NOT EXISTS chunks (
     part_md5s BLOB NOT NULL,
     PRIMARY KEY (dest, idx)
 );
+CREATE TABLE IF NOT EXISTS uploads (
+    dest TEXT PRIMARY KEY,
+    upload_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS copies (
+    dest TEXT PRIMARY KEY,
+    etag TEXT NOT NULL
+);
 """
+# uploads: the multipart upload a partial file's chunks went to, when it goes to a bucket.
+# copies: the ETag of a file's copy in a bucket, as the bucket reported it once verified.
 
 
 _VERIFIED_COLUMNS = (
@@ -83,8 +93,9 @@ class VerifiedFile:
     sha256: str | None
     part_size: int | None
     checked: str  # what was verified, e.g. "size+etag-multipart" — shown by `egoget status`
-    mtime_ns: int
+    mtime_ns: int  # of the local file; 0 for a copy in a bucket
     verified_at: float
+    copy_etag: str | None = None  # of the copy in a bucket
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,7 @@ class PartialFile:
     done_chunks: dict[int, bytes]  # chunk index -> concatenated MD5 digests of its parts
     # chunk index -> bytes at its start already written when last checkpointed
     chunk_progress: dict[int, int] = field(default_factory=dict)
+    upload_id: str | None = None  # of a bucket's multipart upload the chunks went to
 
 
 class Ledger:
@@ -199,7 +211,17 @@ class Ledger:
         self._db.executemany("DELETE FROM partials WHERE dest = ?", dests)
         self._db.executemany("DELETE FROM chunks WHERE dest = ?", dests)
         self._db.executemany("DELETE FROM chunk_progress WHERE dest = ?", dests)
+        copies = [(r.dest, r.copy_etag) for r in records if r.copy_etag is not None]
+        if copies:
+            self._db.executemany("DELETE FROM uploads WHERE dest = ?", dests)
+            self._db.executemany("INSERT OR REPLACE INTO copies VALUES (?,?)", copies)
         self._db.execute("COMMIT")
+
+    def copy_etags(self) -> dict[str, str]:
+        """The ETag each verified copy in a bucket had, by destination."""
+        with self._lock:
+            self._flush_verified()
+            return dict(self._db.execute("SELECT dest, etag FROM copies").fetchall())
 
     def reassign_source(self, dest: str, uri: str) -> None:
         """Make a verified record answer for another remote holding the same file (a clip the
@@ -213,6 +235,7 @@ class Ledger:
         with self._lock:
             self._flush_verified()
             self._db.execute("DELETE FROM files WHERE dest = ?", (dest,))
+            self._db.execute("DELETE FROM copies WHERE dest = ?", (dest,))
 
     # --- partial files ------------------------------------------------------------------------
 
@@ -224,8 +247,11 @@ class Ledger:
             ).fetchall()
             chunks = self._db.execute("SELECT dest, idx, part_md5s FROM chunks").fetchall()
             progress = self._db.execute("SELECT dest, idx, done FROM chunk_progress").fetchall()
+            uploads = dict(self._db.execute("SELECT dest, upload_id FROM uploads").fetchall())
         partials = {
-            dest: PartialFile(dest, uri, size, validator, chunk_size, part_size, {})
+            dest: PartialFile(
+                dest, uri, size, validator, chunk_size, part_size, {}, upload_id=uploads.get(dest)
+            )
             for dest, uri, size, validator, chunk_size, part_size in rows
         }
         for dest, index, part_md5s in chunks:
@@ -244,15 +270,19 @@ class Ledger:
         validator: str | None,
         chunk_size: int,
         part_size: int | None,
+        upload_id: str | None = None,
     ) -> None:
         with self._lock:
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM chunks WHERE dest = ?", (dest,))
             self._db.execute("DELETE FROM chunk_progress WHERE dest = ?", (dest,))
+            self._db.execute("DELETE FROM uploads WHERE dest = ?", (dest,))
             self._db.execute(
                 "INSERT OR REPLACE INTO partials VALUES (?,?,?,?,?,?,?)",
                 (dest, uri, size, validator, chunk_size, part_size, time.time()),
             )
+            if upload_id is not None:
+                self._db.execute("INSERT INTO uploads VALUES (?,?)", (dest, upload_id))
             self._db.execute("COMMIT")
 
     def record_chunk(self, dest: str, index: int, part_md5s: bytes) -> None:
@@ -277,4 +307,5 @@ class Ledger:
             self._db.execute("DELETE FROM partials WHERE dest = ?", (dest,))
             self._db.execute("DELETE FROM chunks WHERE dest = ?", (dest,))
             self._db.execute("DELETE FROM chunk_progress WHERE dest = ?", (dest,))
+            self._db.execute("DELETE FROM uploads WHERE dest = ?", (dest,))
             self._db.execute("COMMIT")

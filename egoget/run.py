@@ -47,11 +47,14 @@ from .shards import Shard
 from .sources import SourceRegistry, SourceSettings
 from .transfer.engine import Engine, TransferOptions
 from .transfer.events import Event, EventSink, FileDone, TransferSummary
+from .transfer.upload import BucketFolder, BucketStore, BucketTarget
 
 if TYPE_CHECKING:
     from .datasets import Dataset
 
 MIB = 1024 * 1024
+# In a bucket copy's state dir: the manifests and metadata it plans from.
+PLANNING_DIR_NAME = "planning"
 
 
 @dataclass
@@ -63,7 +66,7 @@ class PlanDiff:
     todo_bytes_known: int
     present_bytes: int
     sizes_unknown: int
-    free_bytes: int
+    free_bytes: int | None  # None: the files go to a bucket
     # Of ``present``: files found on disk, unknown to the ledger, verified in place this run.
     adopted: int = 0
     adopted_bytes: int = 0
@@ -143,16 +146,27 @@ def source_registry(
     )
 
 
-def diff_plan(plan: Plan, ledger: Ledger, output: Path, registry: SourceRegistry) -> PlanDiff:
-    """Split a plan into files to fetch and files already verified: ledger + stat, no network."""
+def diff_plan(
+    plan: Plan,
+    ledger: Ledger,
+    output: Path,
+    registry: SourceRegistry,
+    copies: dict[str, tuple[int, str]] | None = None,
+) -> PlanDiff:
+    """Split a plan into files to fetch and files already verified: ledger + stat, no network.
+    With ``copies`` (a bucket's objects and the ETags the ledger saw them stored with, by
+    name), a file is present when its copy is still there, unchanged, instead."""
     stamps = ledger.stamps_for([file.dest for file in plan.files])
     todo: list[RemoteFile] = []
     present: list[RemoteFile] = []
     for file in plan.files:
         stamp = stamps.get(file.dest)
-        if stamp is not None and _still_valid(
-            stamp, registry.for_uri(file.uri).redact(file.uri), file, output
-        ):
+        identity = registry.for_uri(file.uri).redact(file.uri)
+        if stamp is None or not _same_remote(stamp, identity, file):
+            todo.append(file)
+        elif copies is not None:
+            (present if copies.get(file.dest, (-1, ""))[0] == stamp.size else todo).append(file)
+        elif _untouched(stamp, os.path.join(output, file.dest)):
             present.append(file)
         else:
             todo.append(file)
@@ -162,7 +176,7 @@ def diff_plan(plan: Plan, ledger: Ledger, output: Path, registry: SourceRegistry
         todo_bytes_known=sum(f.size or 0 for f in todo),
         present_bytes=sum(stamps[f.dest].size for f in present),
         sizes_unknown=sum(1 for f in todo if f.size is None),
-        free_bytes=shutil.disk_usage(_existing_parent(output)).free,
+        free_bytes=None if copies is not None else shutil.disk_usage(_existing_parent(output)).free,
         shard=plan.shard,
         share_bytes=plan.share_bytes,
     )
@@ -176,24 +190,20 @@ def _existing_parent(path: Path) -> Path:
     return path
 
 
-def _still_valid(
-    record: Stamp | VerifiedFile,
-    identity: str,
-    file: RemoteFile,
-    output: Path,
-    path: Path | None = None,
-) -> bool:
-    """The record still answers for this file: same remote object, and the file on disk
-    (``path``, else under ``output``) untouched since it was verified."""
+def _same_remote(record: Stamp | VerifiedFile, identity: str, file: RemoteFile) -> bool:
+    """The record was made from the remote object the plan names, as it is now."""
     if record.uri != identity:
         return False
     if file.size is not None and file.size != record.size:
         return False
-    if file.etag is not None and file.etag != record.etag:
-        return False  # the remote changed since it was verified
+    # A changed ETag: the remote changed since the file was verified.
+    return file.etag is None or file.etag == record.etag
+
+
+def _untouched(record: Stamp | VerifiedFile, path: str | Path) -> bool:
+    """The file on disk is as it was when verified."""
     try:
-        # A string join: pathlib's was a third of the time to re-check a million files.
-        st = os.stat(path or os.path.join(output, file.dest))
+        st = os.stat(path)
     except OSError:
         return False
     return st.st_size == record.size and st.st_mtime_ns == record.mtime_ns
@@ -209,6 +219,7 @@ class OutputSession:
         self._lock = OutputLock(state_dir(config.output))
         self._shared = shared  # a directory runs take turns on (the manifest cache)
         self._ledger: Ledger | None = None
+        self._bucket: BucketStore | None = None
 
     def __enter__(self) -> OutputSession:
         if self.config.dry_run:
@@ -232,8 +243,25 @@ class OutputSession:
         assert self._ledger is not None, "use OutputSession as a context manager"
         return self._ledger
 
+    @property
+    def bucket(self) -> BucketStore | None:
+        """The bucket the files are copied into (-o s3://...), or None: a local folder."""
+        if self._bucket is None and self.config.bucket_output is not None:
+            self._bucket = bucket_store(self.config, self.registry)
+        return self._bucket
+
     def diff(self, plan: Plan) -> PlanDiff:
-        return diff_plan(plan, self.ledger, self.config.output, self.registry)
+        copies = None
+        if self.bucket is not None:
+            # One listing of the prefix answers for every file: a copy is present while the
+            # bucket still holds it with the ETag it was verified with.
+            stored = self.ledger.copy_etags()
+            copies = {
+                name: found
+                for name, found in self.bucket.listing().items()
+                if stored.get(name) == found[1].strip('"')
+            }
+        return diff_plan(plan, self.ledger, self.config.output, self.registry, copies)
 
     def transfer(
         self, files: list[RemoteFile], emit: EventSink, cancelled: threading.Event
@@ -252,10 +280,28 @@ class OutputSession:
             ),
             emit,
             cancelled,
+            BucketFolder(self.bucket, self.ledger) if self.bucket is not None else None,
         )
         summary = engine.run(files)
         self.ledger.flush()
         return summary
+
+
+def bucket_store(config: TransferConfig, registry: SourceRegistry) -> BucketStore:
+    """The destination bucket's client: the source's settings, but for --dest-profile and
+    --dest-endpoint-url (its proxy and CA bundle are the run's)."""
+    assert config.bucket_output is not None
+    settings = dataclasses.replace(
+        registry.settings,
+        endpoint_url=config.dest_endpoint_url or registry.settings.endpoint_url,
+        aws_profile=config.dest_profile or registry.settings.aws_profile,
+    )
+    from .sources.s3 import S3Source  # only a copy into a bucket needs it up front
+
+    target = BucketTarget.parse(config.bucket_output)
+    source = SourceRegistry(settings).for_uri(f"s3://{target.bucket}/")
+    assert isinstance(source, S3Source)
+    return BucketStore(target, source)
 
 
 def ensure_output_dir(output: Path) -> None:
@@ -315,6 +361,8 @@ def execute(
     """Plan, confirm, transfer, then the steps after the download (unpacking, cutting clips),
     in one session on the output directory. ``registry.settings.cancelled`` stops it."""
     cancelled = registry.settings.cancelled
+    if config.bucket_output is not None:
+        bucket_store(config, registry).check()
     if not config.dry_run:
         ensure_output_dir(config.output)
     with OutputSession(config, registry) as session:
@@ -328,10 +376,18 @@ def execute(
             # Missing or denied objects are not in this class: they are reported, the rest
             # downloads, and the run exits 1.
             raise InvalidEntriesError(invalid)
+        if config.bucket_output is not None and planned.finishing:
+            raise UsageError(
+                f"this run works on its files after the download (unpacking archives, linking "
+                f"folders or cutting clips), which a bucket cannot hold: nothing was copied to "
+                f"{config.bucket_output}",
+                hint="download into a local folder (-o DIR), or leave out the options that "
+                "unpack, link or cut",
+            )
         result = run_plan(session, planned.plan, hooks, cancelled, planned.refused)
         if planned.fallback is not None:
             retry_through_fallback(session, planned.fallback, result, hooks, cancelled)
-        if planned.records and not result.dry_run:
+        if planned.records and not result.dry_run and config.bucket_output is None:
             versions = {d: r.version_id for d, r in session.ledger.verified_files().items()}
             for record in planned.records:
                 result.finishing_failed.extend(record.record(config.output, versions))
@@ -411,7 +467,8 @@ def run_plan(
     config = session.config
     diff = session.diff(plan)
     check_link_expiry(diff.todo, session.registry)
-    on_disk = existing_files(diff.todo, config.output)
+    # A bucket's objects egoget did not copy are copied again (their parts may differ).
+    on_disk = existing_files(diff.todo, config.output) if session.bucket is None else []
     if on_disk and config.dry_run:
         diff.unchecked_on_disk = len(on_disk)
     elif on_disk:
@@ -495,7 +552,10 @@ class MetadataFetcher:
                 hint=CREDENTIALS_HINT,
             ) from error
         if session.config.dry_run:
-            return self._into_cache(resolution.files)
+            return self._into(manifest_cache(), resolution.files)
+        if session.bucket is not None:
+            # Read locally to plan; the bucket gets the files the plan names.
+            return self._into(session.config.output / PLANNING_DIR_NAME, resolution.files)
         diff = session.diff(Plan(resolution.files))
         todo = self._from_cache(diff.todo)
         if todo:
@@ -511,8 +571,9 @@ class MetadataFetcher:
         for error in summary.failed.values():
             raise error
 
-    def _into_cache(self, files: list[RemoteFile]) -> dict[str, Path]:
-        cache = manifest_cache()
+    def _into(self, cache: Path, files: list[RemoteFile]) -> dict[str, Path]:
+        """Into a local folder of their own (the manifest cache; a bucket copy's state dir),
+        each named by its URI."""
         registry = self._session.registry
         named = {
             file.dest: dataclasses.replace(
@@ -520,7 +581,9 @@ class MetadataFetcher:
             )
             for file in files
         }
-        config = self._session.config.model_copy(update={"output": cache, "dry_run": False})
+        config = self._session.config.model_copy(
+            update={"output": cache, "dry_run": False, "bucket_output": None}
+        )
         ensure_output_dir(cache)
         with OutputSession(config, registry, shared=True) as cached:
             todo = cached.diff(Plan(list(named.values()))).todo
@@ -546,7 +609,11 @@ class MetadataFetcher:
             name = _cached_name(file, identity)
             record = cached.get(name)
             source = cache / name
-            if record is None or not _still_valid(record, identity, file, cache, source):
+            if (
+                record is None
+                or not _same_remote(record, identity, file)
+                or not _untouched(record, source)
+            ):
                 todo.append(file)
                 continue
             target = session.config.output / file.dest

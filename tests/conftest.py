@@ -33,6 +33,9 @@ _TLS_VARIABLES = frozenset(
 
 # Keys whose licence covers some universities' buckets but not unict's.
 LIMITED_KEYS = ("EGOGETLIMITEDKEY", "egoget-limited-secret")
+# A lab's own bucket and keys: they may write there and nowhere else.
+LAB_BUCKET = "lab-copy"
+LAB_KEYS = ("EGOGETLABKEY", "egoget-lab-secret")
 _LIMITED_BUCKETS = ("ego4d-consortium-sharing", "ego4d-cmu", "ego4d-georgiatech")
 
 
@@ -50,9 +53,14 @@ def s3_server(
         "credentials": [{"accessKey": LIMITED_KEYS[0], "secretKey": LIMITED_KEYS[1]}],
         "actions": [f"{a}:{b}" for b in _LIMITED_BUCKETS for a in ("Read", "List")],
     }
+    lab = {
+        "name": "lab",
+        "credentials": [{"accessKey": LAB_KEYS[0], "secretKey": LAB_KEYS[1]}],
+        "actions": [f"{a}:{LAB_BUCKET}" for a in ("Read", "Write", "List")],
+    }
     server = SeaweedServer(
         tmp_path_factory.mktemp("seaweedfs"),
-        extra_identities=[limited],
+        extra_identities=[limited, lab],
         tls_files=(private_ca.cert_file, private_ca.key_file),
     )
     server.start()

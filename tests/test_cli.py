@@ -307,15 +307,16 @@ def test_a_uid_file_that_selects_nothing_or_is_not_text_is_exit_2(
     assert expected in result.stderr and "internal error" not in result.stderr
 
 
-def test_a_bucket_as_output_is_refused_and_creates_no_local_folder(
+def test_a_bucket_that_does_not_exist_is_refused_and_creates_no_local_folder(
     tmp_path: Path, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     result = run_cli(["fetch", "s3://bucket/key", "-o", "s3://lab-bucket/ego4d/"], capsys)
     assert result.exit_code == 2, result.output
-    assert "s3://lab-bucket/ego4d/ is a URL" in result.stderr  # as typed, not folded to s3:/
-    assert "aws s3 sync" in result.stderr and "valid options" not in result.stderr
-    assert not (tmp_path / "s3:").exists()
+    assert "the destination bucket lab-bucket does not exist" in result.stderr
+    assert "aws s3 mb s3://lab-bucket" in result.stderr and "valid options" not in result.stderr
+    assert not (tmp_path / "s3:").exists() and not (tmp_path / "state").exists()
 
 
 @pytest.mark.parametrize(

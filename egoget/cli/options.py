@@ -13,7 +13,14 @@ from typing import Any, TypeVar
 import click
 from pydantic import BaseModel
 
-from ..config import EMPTY_OUTPUT, IoMode, canonical_keys, load_json_config, url_output_problem
+from ..config import (
+    EMPTY_OUTPUT,
+    IoMode,
+    canonical_keys,
+    is_bucket_output,
+    load_json_config,
+    url_output_problem,
+)
 from .progress import PROGRESS_MODES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,17 +31,21 @@ def split_commas(values: list[str]) -> list[str]:
 
 
 class OutputFolder(click.Path):
-    """A folder to write into; an empty value is refused instead of meaning the current one."""
+    """A folder to write into; an empty value is refused instead of meaning the current one.
+    With ``bucket_ok``, s3://BUCKET/PREFIX/ too, kept as typed."""
 
-    def __init__(self, exists: bool = False):
+    def __init__(self, exists: bool = False, bucket_ok: bool = False):
         super().__init__(file_okay=False, exists=exists, path_type=Path)
+        self._bucket_ok = bucket_ok
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail(EMPTY_OUTPUT, param, ctx)
-        problem = url_output_problem(value) if isinstance(value, str) else None
+        problem = url_output_problem(value, self._bucket_ok) if isinstance(value, str) else None
         if problem:
             self.fail(problem, param, ctx)
+        if isinstance(value, str) and self._bucket_ok and is_bucket_output(value):
+            return value
         return super().convert(value, param, ctx)
 
 
@@ -85,8 +96,10 @@ def transfer_options(command: F) -> F:
             "--output_directory",
             "--out_dir",
             "output",
-            type=OutputFolder(),
-            help="Directory to download into (egoget keeps its state in OUTPUT/.egoget).",
+            type=OutputFolder(bucket_ok=True),
+            help="Directory to download into (egoget keeps its state in OUTPUT/.egoget), or "
+            "s3://BUCKET/PREFIX/ to copy the files into a bucket, streamed, never staged on "
+            "local disk.",
         ),
         click.option(
             "-j",
@@ -131,6 +144,22 @@ def transfer_options(command: F) -> F:
             "aws_profile",
             help="AWS profile; without it boto3's usual chain (environment, default profile, "
             "SSO, instance role) applies.",
+        ),
+        click.option(
+            "--dest-profile",
+            help="With -o s3://...: the AWS profile of the destination bucket [default: the "
+            "source's credentials].",
+        ),
+        click.option(
+            "--dest-endpoint-url",
+            help="With -o s3://...: the destination's S3 endpoint, e.g. a lab's Ceph or MinIO "
+            "[default: the source's endpoint].",
+        ),
+        click.option(
+            "--state-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="With -o s3://...: where egoget keeps the copy's ledger and the manifests it "
+            "plans from [default: $XDG_STATE_HOME/egoget/BUCKET/PREFIX].",
         ),
         click.option(
             "--proxy",
@@ -194,16 +223,6 @@ def transfer_options(command: F) -> F:
         command = option(command)
     return command
 
-
-existing_output_option = click.option(
-    "-o",
-    "--output",
-    "--output_directory",
-    "output",
-    required=True,
-    type=OutputFolder(exists=True),
-    help="The output directory of an earlier download.",
-)
 
 existing_output_option = click.option(
     "-o",

@@ -91,7 +91,7 @@ def print_plan(diff: PlanDiff, quiet: bool) -> None:
                 f"{name} {n} ({human_bytes(b)})" for name, (n, b) in sorted(groups.items())
             )
             err(f"  by {tag}: {shown}")
-    if diff.todo_bytes_known > diff.free_bytes:
+    if diff.free_bytes is not None and diff.todo_bytes_known > diff.free_bytes:
         err(
             f"warning: the plan needs {human_bytes(diff.todo_bytes_known)} but only "
             f"{human_bytes(diff.free_bytes)} is free in the output directory"

@@ -35,6 +35,7 @@ from ..errors import (
     CREDENTIALS_HINT,
     AccessDeniedError,
     AuthError,
+    EgogetError,
     NotFoundError,
     RetryableError,
     TransferError,
@@ -195,6 +196,9 @@ class S3Source(Source):
                     connect_timeout=self._settings.connect_timeout_s,
                     read_timeout=self._settings.stall_timeout_s,
                     retries={"mode": "standard", "max_attempts": METADATA_MAX_ATTEMPTS},
+                    # Uploads carry Content-MD5, which every S3-compatible store checks; the
+                    # newer CRC trailers are not understood by all of them.
+                    request_checksum_calculation="when_required",
                     s3={"addressing_style": "path" if self._endpoint_url else "auto"},
                 )
                 if self._settings.proxy:
@@ -219,6 +223,15 @@ class S3Source(Source):
         if from_env:
             return from_env
         return self._boto_session().region_name or "us-east-1"
+
+    def client_for(self, bucket: str) -> S3Client:
+        """botocore's client for a bucket (its region found once): for what egoget does not
+        sign itself, such as a destination bucket's uploads."""
+        return self._client_for_bucket(bucket)
+
+    def classify(self, exc: Exception, bucket: str, shown: str) -> EgogetError:
+        """What a botocore or network error means (credentials, access, not found, network)."""
+        return self._classify_client_error(exc, bucket, shown)
 
     def _client_for_bucket(self, bucket: str) -> S3Client:
         if self._endpoint_url:

@@ -33,6 +33,7 @@ from ..errors import (
     EgogetError,
     IntegrityError,
     Interrupted,
+    RemoteChangedError,
     RetryableError,
     TransferError,
 )
@@ -467,8 +468,8 @@ class Engine:
 
     def _finalize(self, job: Job) -> None:
         try:
-            checked = job.seal()
-        except IntegrityError as exc:
+            sealed = job.seal()
+        except (IntegrityError, RemoteChangedError) as exc:
             with job.lock:
                 self._absorb_error(job, exc)
                 state = job.state
@@ -496,9 +497,10 @@ class Engine:
                 md5=file.md5,
                 sha256=file.sha256,
                 part_size=job.layout.part_size,
-                checked=checked,
-                mtime_ns=job.mtime_ns,
+                checked=sealed.checked,
+                mtime_ns=sealed.mtime_ns,
                 verified_at=time.time(),
+                copy_etag=sealed.copy_etag,
             ),
             now=job.journaled,
         )
@@ -506,7 +508,7 @@ class Engine:
         with self._lock:
             self._summary.files_done += 1
             self._summary.bytes_done += job.size
-        self._emit(FileDone(file.dest, job.size, checked))
+        self._emit(FileDone(file.dest, job.size, sealed.checked))
 
     def _report_failure(self, dest: str, error: EgogetError) -> None:
         with self._lock:

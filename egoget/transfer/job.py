@@ -18,7 +18,7 @@ from ..errors import EgogetError, IntegrityError, Interrupted, RemoteChangedErro
 from ..model import RemoteFile
 from .chunks import ChunkLayout
 from .integrity import PartHasher
-from .sink import Sink
+from .sink import Sealed, Sink
 from .verify import Digests, Promise
 
 
@@ -47,7 +47,6 @@ class Job:
     counted_bytes: int = 0
     error: EgogetError | None = None
     whole_sha256: bytes | None = None
-    mtime_ns: int = 0
     version_id: str | None = None  # as the remote named it while serving the ranges
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,10 +76,10 @@ class Job:
             self.state = JobState.FAILED
             self.error = error
 
-    def seal(self) -> str:
+    def seal(self) -> Sealed:
         """Check the kept bytes against everything the remote and manifest promised, with the
-        digests hashed in flight, and make them final; returns what was checked, for the
-        ledger. An IntegrityError leaves nothing final."""
+        digests hashed in flight, and make them final. An IntegrityError leaves nothing
+        final."""
         file, layout = self.file, self.layout
         ordered = b"".join(self.done[i] for i in range(layout.count))
         whole_md5 = ordered.hex() if layout.count == 1 and layout.part_size is None else None
@@ -92,8 +91,7 @@ class Job:
             sha256=self.whole_sha256.hex() if self.whole_sha256 is not None else None,
         )
         try:
-            checked, self.mtime_ns = self.sink.seal(promise, known, durable=self.journaled)
-            return checked
+            return self.sink.seal(promise, known, durable=self.journaled)
         except IntegrityError as exc:
             raise IntegrityError(f"{file.dest}: {exc.message}") from exc
 

@@ -17,7 +17,7 @@ from ..paths import destination_inside
 from .chunks import layout_for
 from .diskio import PartWriter, open_direct
 from .integrity import PartHasher
-from .sink import Opened, Resume
+from .sink import Opened, Resume, Sealed
 from .verify import Digests, FileContent, Promise, checks_text, verify
 
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -102,7 +102,7 @@ class PartFile:
     def chunk_fetched(self, index: int, part_md5s: bytes) -> None:
         pass  # its bytes are in the part file already
 
-    def seal(self, promise: Promise, known: Digests, durable: bool) -> tuple[str, int]:
+    def seal(self, promise: Promise, known: Digests, durable: bool) -> Sealed:
         fd = self._writer.fd
         # The last write set the mtime; renaming the file does not change it.
         mtime_ns = os.fstat(fd).st_mtime_ns
@@ -113,7 +113,7 @@ class PartFile:
             os.fdatasync(fd)
         self.close()
         os.replace(self.part_path, self.final_path)
-        return checked, mtime_ns
+        return Sealed(checked, mtime_ns)
 
     def discard(self) -> None:
         self.close()

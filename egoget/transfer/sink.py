@@ -33,6 +33,16 @@ class Resume:
         return bool(self.done or self.progress)
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """A file made final: what was checked (as the ledger spells it), and what a later run
+    compares to tell it is untouched: a local file's mtime, a copy's ETag in its bucket."""
+
+    checked: str
+    mtime_ns: int = 0
+    copy_etag: str | None = None
+
+
 class Sink(Protocol):
     """One file's bytes on their way to where they are kept. Called by the engine's workers:
     ``write`` for any chunk concurrently, the rest by whichever worker owns the step."""
@@ -53,10 +63,9 @@ class Sink(Protocol):
         it); raises what went wrong."""
         ...
 
-    def seal(self, promise: Promise, known: Digests, durable: bool) -> tuple[str, int]:
-        """Check every promise, then make the file final under its name: what was checked
-        (as the ledger spells it) and the stamp a later run compares (local: mtime_ns).
-        An IntegrityError leaves nothing final."""
+    def seal(self, promise: Promise, known: Digests, durable: bool) -> Sealed:
+        """Check every promise, then make the file final under its name. An IntegrityError
+        leaves nothing final."""
         ...
 
     def discard(self) -> None:

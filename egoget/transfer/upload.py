@@ -1,0 +1,386 @@
+"""A bucket as the destination: each file streams through the engine into a multipart upload,
+a chunk at a time, and is never staged whole on local disk.
+
+The copy is cut into the source's own upload parts, so a multipart source and its copy have
+the same ETag; a single-part source is cut into chunks (one PutObject when it fits in one).
+Every part is sent with its Content-MD5, which the store checks, and the copy's ETag is checked
+against the MD5s hashed in flight; a promise nothing hashed in flight covers (a whole-file MD5
+or SHA-256 of a file fetched in several chunks) is checked by reading the copy back. Upload ids
+and finished chunks are in the ledger, so a killed run resumes the same upload.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import (
+    EgogetError,
+    IntegrityError,
+    NotFoundError,
+    RemoteChangedError,
+    TransferError,
+    UsageError,
+)
+from ..ledger import Ledger, PartialFile
+from ..model import RemoteFile
+from .chunks import ChunkLayout, layout_for
+from .integrity import FileDigests, PartHasher, multipart_etag
+from .sink import Opened, Resume, Sealed
+from .verify import Digests, Promise, checks_text, verify
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from ..sources.s3 import S3Source
+
+T = TypeVar("T")
+# S3's smallest part but the last: a single-part source is cut into chunks no smaller.
+MIN_UPLOAD_PART_BYTES = 5 * 1024 * 1024
+_READ_BACK_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BucketTarget:
+    """``s3://bucket/prefix/``: where a run's files are copied, each at prefix + its name."""
+
+    bucket: str
+    prefix: str  # "" or ending in "/"
+
+    @classmethod
+    def parse(cls, url: str) -> BucketTarget:
+        rest = url.split("://", 1)[1] if "://" in url else url.split(":/", 1)[1]
+        bucket, _, prefix = rest.strip("/").partition("/")
+        return cls(bucket, f"{prefix.strip('/')}/" if prefix.strip("/") else "")
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def key(self, dest: str) -> str:
+        return self.prefix + dest
+
+
+class BucketStore:
+    """The few S3 calls a copy needs, with botocore's errors turned into egoget's."""
+
+    def __init__(self, target: BucketTarget, source: S3Source):
+        self.target = target
+        self._source = source
+        self._client: S3Client | None = None
+        self._lock = threading.Lock()
+
+    def _call(self, key: str, request: Callable[[S3Client], T]) -> T:
+        with self._lock:
+            if self._client is None:
+                self._client = self._source.client_for(self.target.bucket)
+            client = self._client
+        shown = f"s3://{self.target.bucket}/{key}"
+        try:
+            return request(client)
+        except Exception as exc:
+            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+            if code == "NoSuchUpload":
+                raise RemoteChangedError(
+                    f"the multipart upload of {shown} is gone (aborted or expired); "
+                    "copying the file again"
+                ) from exc
+            raise self._source.classify(exc, self.target.bucket, shown) from exc
+
+    def start_upload(self, key: str) -> str:
+        found = self._call(key, lambda c: c.create_multipart_upload(Bucket=self._b, Key=key))
+        return found["UploadId"]
+
+    def upload_part(self, key: str, upload_id: str, number: int, body: bytes, md5: bytes) -> str:
+        found = self._call(
+            key,
+            lambda c: c.upload_part(
+                Bucket=self._b, Key=key, UploadId=upload_id, PartNumber=number, Body=body,
+                ContentMD5=base64.b64encode(md5).decode(),
+            ),
+        )  # fmt: skip
+        return found["ETag"]
+
+    def complete(self, key: str, upload_id: str, part_md5s: list[bytes]) -> str:
+        parts: Any = [
+            {"PartNumber": number, "ETag": f'"{md5.hex()}"'}
+            for number, md5 in enumerate(part_md5s, start=1)
+        ]
+        found = self._call(
+            key,
+            lambda c: c.complete_multipart_upload(
+                Bucket=self._b, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            ),
+        )
+        return found["ETag"]
+
+    def abort(self, key: str, upload_id: str) -> None:
+        # An upload already gone, or a store that refuses: the run goes on.
+        with contextlib.suppress(EgogetError):
+            self._call(
+                key, lambda c: c.abort_multipart_upload(Bucket=self._b, Key=key, UploadId=upload_id)
+            )
+
+    def put(self, key: str, body: bytes, md5: bytes) -> str:
+        found = self._call(
+            key,
+            lambda c: c.put_object(
+                Bucket=self._b, Key=key, Body=body, ContentMD5=base64.b64encode(md5).decode()
+            ),
+        )
+        return found["ETag"]
+
+    def delete(self, key: str) -> None:
+        self._call(key, lambda c: c.delete_object(Bucket=self._b, Key=key))
+
+    def read_back(self, key: str) -> FileDigests:
+        """MD5 and SHA-256 of a copy, read from the bucket."""
+
+        def read(client: S3Client) -> FileDigests:
+            md5, sha256 = hashlib.md5(), hashlib.sha256()
+            body = client.get_object(Bucket=self._b, Key=key)["Body"]
+            try:
+                for block in body.iter_chunks(_READ_BACK_BYTES):
+                    md5.update(block)
+                    sha256.update(block)
+            finally:
+                body.close()
+            return FileDigests(md5.hexdigest(), sha256.hexdigest())
+
+        return self._call(key, read)
+
+    def check(self) -> None:
+        """The bucket exists and these credentials may list it: said before anything starts."""
+        try:
+            self._call(
+                self.target.prefix,
+                lambda c: c.list_objects_v2(Bucket=self._b, Prefix=self.target.prefix, MaxKeys=1),
+            )
+        except NotFoundError as exc:
+            raise UsageError(
+                f"the destination bucket {self.target.bucket} does not exist: nothing was copied",
+                hint=f"create it first (`aws s3 mb s3://{self.target.bucket}`), or check "
+                "--dest-endpoint-url",
+            ) from exc
+
+    def listing(self) -> dict[str, tuple[int, str]]:
+        """Every object under the prefix: its name below the prefix -> (size, ETag)."""
+
+        def pages(client: S3Client) -> dict[str, tuple[int, str]]:
+            found = {}
+            paginator = client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self._b, Prefix=self.target.prefix):
+                for item in page.get("Contents", []):
+                    name = item["Key"][len(self.target.prefix) :]
+                    found[name] = (int(item["Size"]), str(item["ETag"]))
+            return found
+
+        return self._call(self.target.prefix, pages)
+
+    @property
+    def _b(self) -> str:
+        return self.target.bucket
+
+
+class BucketFolder:
+    """A prefix in a bucket: the Destination of a copy."""
+
+    def __init__(self, store: BucketStore, ledger: Ledger):
+        self._store = store
+        self._ledger = ledger
+
+    def describe(self, dest: str) -> str:
+        return self._store.target.url + dest
+
+    def open(
+        self,
+        file: RemoteFile,
+        identity: str,
+        part_size: int | None,
+        target_chunk_size: int,
+        record: PartialFile | None,
+    ) -> Opened:
+        size = file.size or 0
+        key = self._store.target.key(file.dest)
+        # Without the source's parts to follow, every chunk is a part: no smaller than S3's least.
+        target = target_chunk_size if part_size else max(target_chunk_size, MIN_UPLOAD_PART_BYTES)
+        if (
+            record is not None
+            and record.upload_id is not None
+            and record.uri == identity
+            and record.size == size
+            and record.validator == file.etag
+            and record.part_size == part_size
+        ):
+            layout = layout_for(size, record.chunk_size, part_size)
+            done = dict(record.done_chunks)
+            sink = MultipartUpload(
+                self._store, self._ledger, file.dest, key, layout, record.upload_id, done
+            )
+            return Opened(sink, layout, Resume(record.chunk_size, done))
+        if record is not None and record.upload_id is not None:
+            self._store.abort(key, record.upload_id)  # another version's parts
+        layout = layout_for(size, target, part_size)
+        upload_id = None
+        if part_size or layout.count > 1:
+            upload_id = self._store.start_upload(key)
+            self._ledger.start_partial(
+                file.dest, identity, size, file.etag, layout.chunk_size, part_size, upload_id
+            )
+        sink = MultipartUpload(self._store, self._ledger, file.dest, key, layout, upload_id, {})
+        return Opened(sink, layout, Resume())
+
+
+class MultipartUpload:
+    """The Sink of a copy: chunks held in memory until sent as parts; one PutObject for a
+    single-part file of one chunk (``upload_id`` None)."""
+
+    keeps_progress = False  # bytes of a chunk not yet sent are in memory only
+
+    def __init__(
+        self,
+        store: BucketStore,
+        ledger: Ledger,
+        dest: str,
+        key: str,
+        layout: ChunkLayout,
+        upload_id: str | None,
+        sent: dict[int, bytes],
+    ):
+        self._store = store
+        self._ledger = ledger
+        self._dest = dest
+        self._key = key
+        self._layout = layout
+        self._upload_id = upload_id
+        self._chunks: dict[int, bytearray] = {}
+        self._lock = threading.Lock()
+        # chunk -> the MD5s of the parts it was sent as (one per chunk for a single-part
+        # source): CompleteMultipartUpload names every part by its ETag, which is its MD5.
+        self._sent = sent
+
+    def _buffer(self, index: int) -> bytearray:
+        with self._lock:
+            buffer = self._chunks.get(index)
+            if buffer is None:
+                start, end = self._layout.bounds(index)
+                buffer = self._chunks[index] = bytearray(end - start)
+            return buffer
+
+    def write(self, data: memoryview, offset: int) -> int:
+        index = offset // self._layout.chunk_size
+        start = index * self._layout.chunk_size
+        self._buffer(index)[offset - start : offset - start + len(data)] = data
+        return 0
+
+    def rehash(self, hasher: PartHasher, start: int, end: int) -> None:
+        if end > start:  # no progress inside a chunk is ever recorded for a copy
+            raise TransferError(f"{self._key}: no bytes of an unsent chunk are kept")
+
+    def chunk_fetched(self, index: int, part_md5s: bytes) -> None:
+        if self._upload_id is None:
+            return  # sent whole at seal
+        buffer = self._buffer(index)
+        start, _ = self._layout.bounds(index)
+        # A chunk is a whole number of the source's parts, or (single-part source) one part.
+        part = self._layout.part_size or self._layout.chunk_size
+        first = start // part + 1
+        for n, md5 in enumerate(_digests(part_md5s)):
+            body = bytes(buffer[n * part : min(len(buffer), (n + 1) * part)])
+            etag = self._store.upload_part(self._key, self._upload_id, first + n, body, md5)
+            if etag.strip('"') != md5.hex():
+                raise IntegrityError(
+                    f"{self._key}: part {first + n} stored with ETag {etag}, sent MD5 {md5.hex()}"
+                )
+        with self._lock:
+            self._sent[index] = part_md5s
+            del self._chunks[index]
+
+    def seal(self, promise: Promise, known: Digests, durable: bool) -> Sealed:
+        layout = self._layout
+        if self._upload_id is None:
+            body = bytes(self._buffer(0)) if layout.count else b""
+            checked = checks_text(verify(_HeldContent(body), promise, known))
+            md5 = hashlib.md5(body).digest()
+            etag = self._store.put(self._key, body, md5)
+            expected = md5.hex()
+        else:
+            part_md5s = _digests(b"".join(self._sent[i] for i in range(layout.count)))
+            etag = self._store.complete(self._key, self._upload_id, part_md5s)
+            expected = multipart_etag(b"".join(part_md5s))
+            try:
+                copy = _CopyContent(self._store, self._key, layout.size)
+                checked = checks_text(verify(copy, promise, known))
+            except IntegrityError:
+                self._store.delete(self._key)
+                raise
+        if etag.strip('"') != expected:
+            raise IntegrityError(f"the copy's ETag is {etag}, expected {expected} from its parts")
+        self._chunks.clear()
+        return Sealed(checked, 0, etag.strip('"'))
+
+    def discard(self) -> None:
+        self._chunks.clear()
+        if self._upload_id is not None:
+            self._store.abort(self._key, self._upload_id)
+        self._ledger.drop_partial(self._dest)
+
+    def close(self) -> None:
+        with self._lock:
+            self._chunks.clear()
+
+    def local_error(self, exc: OSError) -> EgogetError:
+        return TransferError(f"copying to {self._store.target.url}{self._dest}: {exc}")
+
+
+def _digests(joined: bytes) -> list[bytes]:
+    return [joined[i : i + 16] for i in range(0, len(joined), 16)]
+
+
+class _HeldContent:
+    """A one-chunk file's bytes in memory, before they are sent."""
+
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def size(self) -> int:
+        return len(self._body)
+
+    def digests(self) -> FileDigests:
+        return FileDigests(
+            hashlib.md5(self._body).hexdigest(), hashlib.sha256(self._body).hexdigest()
+        )
+
+    def multipart_etag(self, part_size: int) -> str:
+        return multipart_etag(
+            b"".join(
+                hashlib.md5(self._body[i : i + part_size]).digest()
+                for i in range(0, len(self._body), part_size)
+            )
+        )
+
+
+class _CopyContent:
+    """A copy in the bucket, read back only for a digest nothing hashed in flight."""
+
+    def __init__(self, store: BucketStore, key: str, size: int):
+        self._store = store
+        self._key = key
+        self._size = size
+        self._digests: FileDigests | None = None
+
+    def size(self) -> int:
+        return self._size
+
+    def digests(self) -> FileDigests:
+        if self._digests is None:
+            self._digests = self._store.read_back(self._key)
+        return self._digests
+
+    def multipart_etag(self, part_size: int) -> str:
+        raise AssertionError("a copy's parts are hashed in flight")

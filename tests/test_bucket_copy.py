@@ -1,0 +1,218 @@
+"""A lab's own bucket as the destination (-o s3://BUCKET/PREFIX/): the files are streamed into it
+through the engine, under the lab's own credentials, verified, and a re-run copies nothing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.mirror import SeaweedServer
+from tests.mirror.seed import MirrorObject, ensure_bucket, object_bytes
+
+from .conftest import LAB_BUCKET, LAB_KEYS, egoget_process, run_cli
+from .test_resume_and_signals import finished_chunks, wait_for
+
+CaptureFixture = pytest.CaptureFixture[str]
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def lab_bucket(s3_server: SeaweedServer, tmp_path: Path) -> str:
+    """An empty prefix in the lab's bucket, and an AWS profile `lab` with the lab's keys (which
+    cannot read the dataset's buckets; the run reads those with the keys in the environment)."""
+    ensure_bucket(s3_server.client(), LAB_BUCKET)
+    credentials = Path(tmp_path / "home" / "aws-credentials")
+    credentials.write_text(
+        f"[lab]\naws_access_key_id = {LAB_KEYS[0]}\naws_secret_access_key = {LAB_KEYS[1]}\n"
+    )
+    return f"s3://{LAB_BUCKET}/{tmp_path.name}/"
+
+
+def copies(s3_server: SeaweedServer, url: str) -> dict[str, dict[str, object]]:
+    """Every object under the prefix, by its name below it: ETag and bytes."""
+    client = s3_server.client()
+    prefix = url.removeprefix(f"s3://{LAB_BUCKET}/")
+    found = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=LAB_BUCKET, Prefix=prefix):
+        for item in page.get("Contents", []):
+            body = client.get_object(Bucket=LAB_BUCKET, Key=item["Key"])["Body"].read()
+            found[item["Key"][len(prefix) :]] = {"etag": item["ETag"], "bytes": body}
+    return found
+
+
+def source_etag(s3_server: SeaweedServer, obj: MirrorObject) -> str:
+    return s3_server.client().head_object(Bucket=obj.bucket, Key=obj.key)["ETag"]
+
+
+def test_a_release_copied_into_a_bucket_is_verified_and_a_rerun_copies_nothing(
+    s3_server: SeaweedServer, demo_objects: list[MirrorObject], lab_bucket: str,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    state = tmp_path / "state"
+    args = ["download", "ego4d", "--parts", "full_scale", "-y", "-o", lab_bucket,
+            "--dest-profile", "lab", "--state-dir", str(state)]  # fmt: skip
+    first = run_cli(args, capsys, report=tmp_path / "r1.json")
+    assert first.exit_code == 0, first.output
+    assert first.report is not None
+    copied = copies(s3_server, lab_bucket)
+    videos = {name: c for name, c in copied.items() if name.endswith(".mp4")}
+    assert len(videos) == first.report["files_done"] > 0
+    by_key = {o.key.rsplit("/", 1)[1]: o for o in demo_objects}
+    for name, copy in videos.items():
+        obj = by_key[name.rsplit("/", 1)[1]]
+        assert copy["bytes"] == object_bytes(obj.key, obj.size), name
+        # Cut into the source's own parts: the copy's ETag is the source's, multipart or not.
+        assert copy["etag"] == source_etag(s3_server, obj), name
+    assert any(by_key[n.rsplit("/", 1)[1]].multipart for n in videos), "no multipart source"
+    # Nothing staged on local disk: the state dir holds egoget's ledger and what it plans from.
+    local = {p.relative_to(state).parts[0] for p in state.rglob("*") if p.is_file()}
+    assert local <= {".egoget", "planning"}, local
+    assert not any(p.suffix == ".mp4" for p in state.rglob("*"))
+
+    again = run_cli(args, capsys, report=tmp_path / "r2.json")
+    assert again.exit_code == 0, again.output
+    assert again.report is not None
+    assert again.report["bytes_received"] == 0
+    assert again.report["files_done"] == 0
+    assert f"{len(videos)} already present" in again.stderr
+
+    # A copy changed in the bucket behind egoget's back (same size, other bytes) is copied
+    # again, and only that one.
+    changed = sorted(videos)[0]
+    prefix = lab_bucket.removeprefix(f"s3://{LAB_BUCKET}/")
+    size = len(videos[changed]["bytes"])  # type: ignore[arg-type]
+    s3_server.client().put_object(Bucket=LAB_BUCKET, Key=prefix + changed, Body=b"\0" * size)
+    third = run_cli(args, capsys, report=tmp_path / "r3.json")
+    assert third.exit_code == 0, third.output
+    assert third.report is not None and third.report["files_done"] == 1
+    obj = by_key[changed.rsplit("/", 1)[1]]
+    assert copies(s3_server, lab_bucket)[changed]["bytes"] == object_bytes(obj.key, obj.size)
+
+
+def test_a_multipart_object_is_copied_part_for_part(
+    s3_server: SeaweedServer, large_object: MirrorObject, lab_bucket: str,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    """40 MiB in 8 parts of 5 MiB, fetched in 16 MiB chunks: sent as the same 8 parts."""
+    result = run_cli(
+        ["fetch", large_object.uri, "-o", lab_bucket, "--dest-profile", "lab",
+         "--state-dir", str(tmp_path / "state")],
+        capsys,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (copy,) = copies(s3_server, lab_bucket).values()
+    assert copy["bytes"] == object_bytes(large_object.key, large_object.size)
+    assert copy["etag"] == source_etag(s3_server, large_object)
+    assert str(copy["etag"]).endswith('-8"')
+
+
+def test_the_destination_uses_its_own_credentials(
+    demo_objects: list[MirrorObject], lab_bucket: str, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    """The lab's keys cannot read the dataset, and the dataset's keys are not the lab's: a
+    profile that does not exist, or keys the store refuses, stop the run before any copy."""
+    obj = next(o for o in demo_objects if o.key.endswith(".mp4"))
+    missing = run_cli(
+        ["fetch", obj.uri, "-o", lab_bucket, "--dest-profile", "nosuch",
+         "--state-dir", str(tmp_path / "s1")],
+        capsys,
+    )  # fmt: skip
+    assert missing.exit_code == 3, missing.output
+    assert "AWS profile 'nosuch' does not exist" in missing.stderr
+    assert "Traceback" not in missing.output
+
+    credentials = Path(tmp_path / "home" / "aws-credentials")
+    credentials.write_text("[wrong]\naws_access_key_id = NOPE\naws_secret_access_key = nope\n")
+    refused = run_cli(
+        ["fetch", obj.uri, "-o", lab_bucket, "--dest-profile", "wrong",
+         "--state-dir", str(tmp_path / "s2")],
+        capsys,
+    )  # fmt: skip
+    assert refused.exit_code == 3, refused.output
+    assert "Traceback" not in refused.output
+
+
+def test_bucket_options_without_a_bucket_and_steps_a_bucket_cannot_hold_are_refused(
+    tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    local = run_cli(["fetch", "s3://x/y", "-o", str(tmp_path / "out"), "--dest-profile", "lab"],
+                    capsys)  # fmt: skip
+    assert local.exit_code == 2, local.output
+    assert "--dest-profile only apply to a bucket output" in local.stderr
+    nobucket = run_cli(["fetch", "s3://x/y", "-o", "s3://"], capsys)
+    assert nobucket.exit_code == 2 and "names no bucket" in nobucket.stderr
+    other = run_cli(["fetch", "s3://x/y", "-o", "gs://bucket/p"], capsys)
+    assert other.exit_code == 2 and "is a URL" in other.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_config_file_names_the_bucket_too(
+    s3_server: SeaweedServer, demo_objects: list[MirrorObject], lab_bucket: str,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    obj = next(o for o in demo_objects if o.key.endswith(".mp4"))
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({"output_directory": lab_bucket, "dest_profile": "lab",
+                                  "state_dir": str(tmp_path / "state")}))  # fmt: skip
+    result = run_cli(["fetch", obj.uri, "--config", str(config)], capsys)
+    assert result.exit_code == 0, result.output
+    (copy,) = copies(s3_server, lab_bucket).values()
+    assert copy["bytes"] == object_bytes(obj.key, obj.size)
+
+
+def test_a_killed_copy_resumes_its_upload_and_sends_only_the_missing_parts(
+    s3_server: SeaweedServer, large_object: MirrorObject, lab_bucket: str,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    state = tmp_path / "state"
+    chunk = 5 * MIB
+    args = ["fetch", large_object.uri, "-o", lab_bucket, "--dest-profile", "lab",
+            "--state-dir", str(state), "-j", "2", "--chunk-size-mib", "5"]  # fmt: skip
+    process = egoget_process([*args, "--limit-rate", "10M"])
+    wait_for(lambda: finished_chunks(state) >= 3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = finished_chunks(state)
+    assert 3 <= done < large_object.size // chunk, "the kill must land mid-file"
+    prefix = lab_bucket.removeprefix(f"s3://{LAB_BUCKET}/")
+    client = s3_server.client()
+    (upload,) = client.list_multipart_uploads(Bucket=LAB_BUCKET, Prefix=prefix)["Uploads"]
+    with sqlite3.connect(state / ".egoget" / "ledger.sqlite") as db:
+        (recorded,) = db.execute("SELECT upload_id FROM uploads").fetchone()
+    assert recorded == upload["UploadId"]
+
+    rerun = run_cli(args, capsys, report=tmp_path / "rerun.json")
+    assert rerun.exit_code == 0, rerun.output
+    assert rerun.report is not None
+    assert rerun.report["bytes_received"] == large_object.size - done * chunk
+    (copy,) = copies(s3_server, lab_bucket).values()
+    assert copy["bytes"] == object_bytes(large_object.key, large_object.size)
+    assert copy["etag"] == source_etag(s3_server, large_object)
+    assert not client.list_multipart_uploads(Bucket=LAB_BUCKET, Prefix=prefix).get("Uploads")
+
+
+def test_a_single_part_object_cut_into_parts_is_checked_by_reading_the_copy_back(
+    s3_server: SeaweedServer, demo_objects: list[MirrorObject], lab_bucket: str,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    """Its ETag is the MD5 of the whole, which no chunk's hash gives: the copy (in 5 MiB parts,
+    so with an ETag of its own) is read back and its MD5 compared."""
+    obj = next(o for o in demo_objects if not o.multipart and o.size > 5 * MIB)
+    state = tmp_path / "state"
+    result = run_cli(
+        ["fetch", obj.uri, "-o", lab_bucket, "--dest-profile", "lab", "--state-dir", str(state),
+         "--chunk-size-mib", "1"],
+        capsys,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (copy,) = copies(s3_server, lab_bucket).values()
+    assert copy["bytes"] == object_bytes(obj.key, obj.size)
+    parts = -(-obj.size // (5 * MIB))  # --chunk-size-mib 1 is raised to S3's least part
+    assert str(copy["etag"]).endswith(f'-{parts}"')
+    with sqlite3.connect(state / ".egoget" / "ledger.sqlite") as db:
+        (checked,) = db.execute("SELECT checked FROM files").fetchone()
+    assert checked == "size+md5"
