@@ -47,14 +47,18 @@ from .shards import Shard
 from .sources import SourceRegistry, SourceSettings
 from .transfer.engine import Engine, TransferOptions
 from .transfer.events import Event, EventSink, FileDone, TransferSummary
+from .transfer.integrity import bare_etag, multipart_parts
 from .transfer.upload import BucketFolder, BucketStore, BucketTarget
+from .transfer.verify import Check, checks_text
 
 if TYPE_CHECKING:
     from .datasets import Dataset
 
 MIB = 1024 * 1024
-# In a bucket copy's state dir: the manifests and metadata it plans from.
+# In a bucket copy's state dir: the manifests and metadata it plans from, and the bookkeeping
+# files a local download has beside its files (manifest.ver), as copied into the bucket.
 PLANNING_DIR_NAME = "planning"
+RECORDS_DIR_NAME = "records"
 
 
 @dataclass
@@ -220,6 +224,10 @@ class OutputSession:
         self._shared = shared  # a directory runs take turns on (the manifest cache)
         self._ledger: Ledger | None = None
         self._bucket: BucketStore | None = None
+        # The bucket's objects under the prefix, as the last diff listed them.
+        self.bucket_objects: dict[str, tuple[int, str]] = {}
+        # With a bucket: the files the plan was made from, kept locally, by their names.
+        self.planning_files: dict[str, Path] = {}
 
     def __enter__(self) -> OutputSession:
         if self.config.dry_run:
@@ -256,10 +264,11 @@ class OutputSession:
             # One listing of the prefix answers for every file: a copy is present while the
             # bucket still holds it with the ETag it was verified with.
             stored = self.ledger.copy_etags()
+            self.bucket_objects = self.bucket.listing()
             copies = {
                 name: found
-                for name, found in self.bucket.listing().items()
-                if stored.get(name) == found[1].strip('"')
+                for name, found in self.bucket_objects.items()
+                if stored.get(name) == found[1]
             }
         return diff_plan(plan, self.ledger, self.config.output, self.registry, copies)
 
@@ -302,6 +311,15 @@ def bucket_store(config: TransferConfig, registry: SourceRegistry) -> BucketStor
     source = SourceRegistry(settings).for_uri(f"s3://{target.bucket}/")
     assert isinstance(source, S3Source)
     return BucketStore(target, source)
+
+
+def files_below(folder: Path) -> dict[str, Path]:
+    """Every finished file under ``folder``, by its name below it (no part files)."""
+    return {
+        path.relative_to(folder).as_posix(): path
+        for path in folder.rglob("*")
+        if path.is_file() and not path.name.endswith(PART_SUFFIX)
+    }
 
 
 def ensure_output_dir(output: Path) -> None:
@@ -387,10 +405,23 @@ def execute(
         result = run_plan(session, planned.plan, hooks, cancelled, planned.refused)
         if planned.fallback is not None:
             retry_through_fallback(session, planned.fallback, result, hooks, cancelled)
-        if planned.records and not result.dry_run and config.bucket_output is None:
+        unrecorded: list[tuple[str, EgogetError]] = []
+        # A bucket's records are kept locally too, so the next run adds to them.
+        folder = config.output if session.bucket is None else config.output / RECORDS_DIR_NAME
+        if planned.records and not result.dry_run:
             versions = {d: r.version_id for d, r in session.ledger.verified_files().items()}
-            for record in planned.records:
-                result.finishing_failed.extend(record.record(config.output, versions))
+            unrecorded = [f for record in planned.records for f in record.record(folder, versions)]
+        if session.bucket is not None and not result.dry_run:
+            # A local download has the manifests it was planned from and its records beside
+            # its files: so does the copy.
+            beside = {**session.planning_files, **files_below(folder)}
+            unrecorded += session.bucket.put_changed(beside, session.bucket_objects)
+        if unrecorded:
+            n = len(unrecorded)
+            hooks.step_done(
+                StepOutcome(f"{n} {plural(n, 'record', 'records')} not written", unrecorded)
+            )
+            result.finishing_failed.extend(unrecorded)
         if result.exit_code == ExitCode.OK and not config.dry_run:
             for step in planned.finishing:
                 outcome = step.run(config.output, cancelled, hooks.step_progress)
@@ -467,7 +498,8 @@ def run_plan(
     config = session.config
     diff = session.diff(plan)
     check_link_expiry(diff.todo, session.registry)
-    # A bucket's objects egoget did not copy are copied again (their parts may differ).
+    if session.bucket is not None:
+        adopt_copies(session, diff, hooks)
     on_disk = existing_files(diff.todo, config.output) if session.bucket is None else []
     if on_disk and config.dry_run:
         diff.unchecked_on_disk = len(on_disk)
@@ -513,6 +545,45 @@ def adopt_found(
     diff.mismatched = adoption.mismatched
 
 
+def adopt_copies(session: OutputSession, diff: PlanDiff, hooks: RunHooks) -> None:
+    """Objects already in the bucket that egoget did not copy (another tool's, a lost ledger)
+    are kept where their size and ETag are the source's: the same content, cut into the same
+    parts. Any other object there is copied again: its parts may differ, so its ETag says
+    nothing without reading it."""
+    objects = session.bucket_objects
+    matching = [
+        f for f in diff.todo
+        if f.etag is not None and objects.get(f.dest) == (f.size, bare_etag(f.etag))
+    ]  # fmt: skip
+    found = sum(1 for f in diff.todo if f.dest in objects)
+    if not found:
+        return
+    for file in matching:
+        check = Check.ETAG_MULTIPART if multipart_parts(file.etag) else Check.ETAG_MD5
+        session.ledger.record_verified(
+            VerifiedFile(
+                dest=file.dest, uri=session.registry.for_uri(file.uri).redact(file.uri),
+                size=file.size or 0, etag=file.etag, version_id=file.version_id, md5=file.md5,
+                sha256=file.sha256, part_size=None, checked=checks_text(Check.SIZE | check),
+                mtime_ns=0, verified_at=time.time(), copy_etag=bare_etag(file.etag),
+            )
+        )  # fmt: skip
+    kept = {f.dest for f in matching}
+    kept_bytes = sum(f.size or 0 for f in matching)
+    diff.todo = [f for f in diff.todo if f.dest not in kept]
+    diff.present += matching
+    diff.present_bytes += kept_bytes
+    diff.todo_bytes_known -= kept_bytes
+    diff.adopted, diff.adopted_bytes = len(matching), kept_bytes
+    summary = (
+        f"{len(matching)} of {found} objects found in the bucket have the source's size and "
+        "ETag and are kept"
+    )
+    if found > len(matching):
+        summary += f"; {found - len(matching)} will be copied again"
+    hooks.step_done(StepOutcome(summary))
+
+
 def manifest_cache() -> Path:
     """Where a dry run keeps the manifests it plans from, for the real run to reuse:
     $XDG_CACHE_HOME/egoget/manifests (~/.cache/egoget/manifests)."""
@@ -554,8 +625,10 @@ class MetadataFetcher:
         if session.config.dry_run:
             return self._into(manifest_cache(), resolution.files)
         if session.bucket is not None:
-            # Read locally to plan; the bucket gets the files the plan names.
-            return self._into(session.config.output / PLANNING_DIR_NAME, resolution.files)
+            # Read locally to plan; copied into the bucket after the plan's files.
+            kept = self._into(session.config.output / PLANNING_DIR_NAME, resolution.files)
+            session.planning_files.update(kept)
+            return kept
         diff = session.diff(Plan(resolution.files))
         todo = self._from_cache(diff.todo)
         if todo:

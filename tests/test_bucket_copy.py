@@ -3,6 +3,7 @@ through the engine, under the lab's own credentials, verified, and a re-run copi
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import sqlite3
@@ -68,10 +69,21 @@ def test_a_release_copied_into_a_bucket_is_verified_and_a_rerun_copies_nothing(
         # Cut into the source's own parts: the copy's ETag is the source's, multipart or not.
         assert copy["etag"] == source_etag(s3_server, obj), name
     assert any(by_key[n.rsplit("/", 1)[1]].multipart for n in videos), "no multipart source"
-    # Nothing staged on local disk: the state dir holds egoget's ledger and what it plans from.
+    # Nothing staged on local disk: the state dir holds egoget's ledger, what it plans from and
+    # the bookkeeping it keeps adding to.
     local = {p.relative_to(state).parts[0] for p in state.rglob("*") if p.is_file()}
-    assert local <= {".egoget", "planning"}, local
+    assert local <= {".egoget", "planning", "records"}, local
     assert not any(p.suffix == ".mp4" for p in state.rglob("*"))
+    # The layout of a local download, manifest.ver (the official CLI's record) included.
+    folder = tmp_path / "local"
+    assert run_cli([*args[:6], str(folder)], capsys).exit_code == 0
+    local_tree = {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and ".egoget" not in p.parts
+    }
+    assert {name: c["bytes"] for name, c in copied.items()} == local_tree
+    assert any(name.endswith("manifest.ver") for name in local_tree)
 
     again = run_cli(args, capsys, report=tmp_path / "r2.json")
     assert again.exit_code == 0, again.output
@@ -216,3 +228,39 @@ def test_a_single_part_object_cut_into_parts_is_checked_by_reading_the_copy_back
     with sqlite3.connect(state / ".egoget" / "ledger.sqlite") as db:
         (checked,) = db.execute("SELECT checked FROM files").fetchone()
     assert checked == "size+md5"
+
+
+def test_objects_another_tool_copied_are_kept_when_their_etag_is_the_sources(
+    s3_server: SeaweedServer, demo_objects: list[MirrorObject], lab_bucket: str,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    """Same content in the same parts: the same ETag, kept without a byte moved. The same
+    content in other parts (aws s3 cp's 8 MiB) has another ETag: copied again."""
+    from boto3.s3.transfer import TransferConfig
+
+    videos = [o for o in demo_objects if "/full_scale/" in o.key and o.key.endswith(".mp4")]
+    same = next(o for o in videos if not o.multipart)
+    other = next(o for o in videos if o.multipart and o.size > 8 * MIB)
+    client = s3_server.client()
+    prefix = lab_bucket.removeprefix(f"s3://{LAB_BUCKET}/")
+    args = ["download", "ego4d", "--parts", "full_scale", "-y", "-o", lab_bucket,
+            "--dest-profile", "lab", "--state-dir", str(tmp_path / "state")]  # fmt: skip
+    for obj in (same, other):
+        name = "v2/full_scale/" + obj.key.rsplit("/", 1)[1]
+        client.upload_fileobj(
+            io.BytesIO(object_bytes(obj.key, obj.size)), LAB_BUCKET, prefix + name,
+            Config=TransferConfig(multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB),
+        )  # fmt: skip
+
+    result = run_cli(args, capsys, report=tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    assert "1 of 2 objects found in the bucket have the source's size and ETag" in result.stderr
+    assert "1 will be copied again" in result.stderr
+    assert result.report is not None and result.report["files_adopted"] == 1
+    total = sum(o.size for o in videos)
+    assert result.report["bytes_received"] == total - same.size
+    copied = copies(s3_server, lab_bucket)
+    for obj in videos:
+        copy = copied["v2/full_scale/" + obj.key.rsplit("/", 1)[1]]
+        assert copy["bytes"] == object_bytes(obj.key, obj.size)
+        assert copy["etag"] == source_etag(s3_server, obj)

@@ -336,3 +336,18 @@ def test_a_large_folder_is_listed_in_key_ranges_side_by_side(
     for uid, body in bodies.items():
         assert (out / "v2" / "full_scale" / f"{uid}.mp4").read_bytes() == body
     assert "unplanned" not in {p.stem for p in (out / "v2" / "full_scale").iterdir()}
+
+
+def test_a_record_that_cannot_be_written_is_named_in_the_output_and_the_report(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    (out / "v2" / "full_scale" / "manifest.ver").mkdir(parents=True)  # in the way
+    result = run_cli(["download", "ego4d", "--parts", "full_scale", "-o", str(out), "-y"],
+                     capsys, report=tmp_path / "r.json")  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "1 record not written" in result.stderr
+    assert "cannot update" in result.stderr and "manifest.ver" in result.stderr
+    assert result.report is not None
+    assert [k for k in result.report["failed"] if k.endswith("manifest.ver")]
+    assert result.report["files_done"] == 6

@@ -64,7 +64,7 @@ def print_plan(diff: PlanDiff, quiet: bool) -> None:
         return
     sizes = human_bytes(diff.todo_bytes_known)
     unknown = f"; {diff.sizes_unknown} sized as they start" if diff.sizes_unknown else ""
-    adopted = f", {diff.adopted} of them found on disk and verified" if diff.adopted else ""
+    adopted = f", {diff.adopted} of them found already there and verified" if diff.adopted else ""
     err(
         f"plan: {len(diff.todo)} {plural(len(diff.todo), 'file', 'files')} to fetch "
         f"({sizes}{unknown}), {len(diff.present)} already present "
@@ -162,7 +162,11 @@ def report_fields(
         "bytes_done": s.bytes_done if s else 0,
         "bytes_received": s.bytes_received if s else 0,
         "bytes_direct_io": s.bytes_direct_io if s else 0,
-        "failed": {dest: e.message for dest, e in s.failed.items()} if s else {},
+        "failed": {
+            **({dest: e.message for dest, e in s.failed.items()} if s else {}),
+            # What failed after the download (unpacking, cutting, records), by item.
+            **({name: e.message for name, e in result.finishing_failed} if result else {}),
+        },
         "refused": [[shown_uri(registry, u), e.message] for u, e in result.refused]
         if result
         else [],

@@ -474,6 +474,7 @@ def read_version_file(path: Path) -> dict[str, tuple[str, str]]:
 
 
 def write_version_file(path: Path, entries: dict[str, tuple[str, str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # a bucket copy's records start empty
     part = path.with_name(path.name + ".egoget-part")
     with open(part, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, VERSION_FILE_FIELDS)

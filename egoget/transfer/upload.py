@@ -17,6 +17,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import (
@@ -30,7 +31,7 @@ from ..errors import (
 from ..ledger import Ledger, PartialFile
 from ..model import RemoteFile
 from .chunks import ChunkLayout, layout_for
-from .integrity import FileDigests, PartHasher, multipart_etag
+from .integrity import FileDigests, PartHasher, bare_etag, multipart_etag
 from .sink import Opened, Resume, Sealed
 from .verify import Digests, Promise, checks_text, verify
 
@@ -135,6 +136,27 @@ class BucketStore:
         )
         return found["ETag"]
 
+    def put_changed(
+        self, files: dict[str, Path], objects: dict[str, tuple[int, str]]
+    ) -> list[tuple[str, EgogetError]]:
+        """Put small local files (name below the prefix -> path) into the bucket, but those
+        ``objects`` (the prefix's listing) shows it holds already; returns what failed."""
+        failed: list[tuple[str, EgogetError]] = []
+        for name, path in sorted(files.items()):
+            try:
+                body = path.read_bytes()
+            except OSError as exc:
+                failed.append((str(path), TransferError(f"cannot read {path}: {exc.strerror}")))
+                continue
+            md5 = hashlib.md5(body).digest()
+            if objects.get(name) == (len(body), md5.hex()):
+                continue
+            try:
+                self.put(self.target.key(name), body, md5)
+            except EgogetError as exc:
+                failed.append((self.target.url + name, exc))
+        return failed
+
     def delete(self, key: str) -> None:
         self._call(key, lambda c: c.delete_object(Bucket=self._b, Key=key))
 
@@ -169,7 +191,7 @@ class BucketStore:
             ) from exc
 
     def listing(self) -> dict[str, tuple[int, str]]:
-        """Every object under the prefix: its name below the prefix -> (size, ETag)."""
+        """Every object under the prefix: its name below the prefix -> (size, bare ETag)."""
 
         def pages(client: S3Client) -> dict[str, tuple[int, str]]:
             found = {}
@@ -177,7 +199,7 @@ class BucketStore:
             for page in paginator.paginate(Bucket=self._b, Prefix=self.target.prefix):
                 for item in page.get("Contents", []):
                     name = item["Key"][len(self.target.prefix) :]
-                    found[name] = (int(item["Size"]), str(item["ETag"]))
+                    found[name] = (int(item["Size"]), bare_etag(str(item["ETag"])) or "")
             return found
 
         return self._call(self.target.prefix, pages)
@@ -293,7 +315,7 @@ class MultipartUpload:
         for n, md5 in enumerate(_digests(part_md5s)):
             body = bytes(buffer[n * part : min(len(buffer), (n + 1) * part)])
             etag = self._store.upload_part(self._key, self._upload_id, first + n, body, md5)
-            if etag.strip('"') != md5.hex():
+            if bare_etag(etag) != md5.hex():
                 raise IntegrityError(
                     f"{self._key}: part {first + n} stored with ETag {etag}, sent MD5 {md5.hex()}"
                 )
@@ -319,10 +341,10 @@ class MultipartUpload:
             except IntegrityError:
                 self._store.delete(self._key)
                 raise
-        if etag.strip('"') != expected:
+        if bare_etag(etag) != expected:
             raise IntegrityError(f"the copy's ETag is {etag}, expected {expected} from its parts")
         self._chunks.clear()
-        return Sealed(checked, 0, etag.strip('"'))
+        return Sealed(checked, 0, bare_etag(etag))
 
     def discard(self) -> None:
         self._chunks.clear()
