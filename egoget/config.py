@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -25,6 +27,8 @@ from .constants import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PROCS,
     DEFAULT_STALL_TIMEOUT_S,
+    ENV_EGOGET_ENDPOINT_URL,
+    ENV_ENDPOINT_URL,
     default_encoders,
 )
 from .errors import ConfigError
@@ -67,19 +71,45 @@ def url_output_problem(text: str, bucket_ok: bool = False) -> str | None:
             return None
         return f"{text} names no bucket: give s3://BUCKET/PREFIX/"
     if bucket:
-        return f"{text} is a bucket, and this command reads and writes a local directory"
+        return (
+            f"{text} is a bucket, and this command reads a local directory: for a copy in a "
+            "bucket, pass its --state-dir (default $XDG_STATE_HOME/egoget/STORE/BUCKET/PREFIX)"
+        )
     return (
         f"{text} is a URL, and egoget writes to a local directory or an S3 bucket (s3://): "
         "download into a folder, then copy it with your store's own tool"
     )
 
 
-def bucket_state_dir(url: str) -> Path:
+@dataclass(frozen=True)
+class BucketTarget:
+    """``s3://bucket/prefix/``: where a run's files are copied, each at prefix + its name."""
+
+    bucket: str
+    prefix: str  # "" or ending in "/"
+
+    @classmethod
+    def parse(cls, url: str) -> BucketTarget:
+        """s3://BUCKET/PREFIX, also as a flag's path folds it (s3:/BUCKET/PREFIX)."""
+        rest = re.sub(r"^s3:/+", "", url, flags=re.IGNORECASE)
+        bucket, _, prefix = rest.strip("/").partition("/")
+        return cls(bucket, f"{prefix.strip('/')}/" if prefix.strip("/") else "")
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def key(self, dest: str) -> str:
+        return self.prefix + dest
+
+
+def bucket_state_dir(target: BucketTarget, endpoint_url: str | None) -> Path:
     """Where a copy into a bucket keeps its ledger and the manifests it plans from:
-    $XDG_STATE_HOME/egoget/BUCKET/PREFIX (~/.local/state/egoget/...)."""
+    $XDG_STATE_HOME/egoget/STORE/BUCKET/PREFIX (~/.local/state/...), STORE being the
+    endpoint's host (``aws`` without one): one bucket name on two stores is two copies."""
     root = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    rest = re.sub(r"^s3:/+", "", url, flags=re.IGNORECASE).strip("/")
-    return Path(root) / "egoget" / rest
+    store = urlsplit(endpoint_url).netloc.replace(":", "_") if endpoint_url else "aws"
+    return Path(root) / "egoget" / (store or "aws") / target.bucket / target.prefix
 
 
 class IoMode(str, enum.Enum):
@@ -179,9 +209,15 @@ class TransferConfig(BaseModel):
         problem = url_output_problem(value, bucket_ok=True)
         if problem:
             raise ValueError(problem)
-        url = "s3://" + re.sub(r"^s3:/+", "", value, flags=re.IGNORECASE)
-        local = data.get("state_dir") or bucket_state_dir(url)
-        return {**data, key: local, "bucket_output": url}
+        target = BucketTarget.parse(value)
+        endpoint = (
+            data.get("dest_endpoint_url")
+            or data.get("endpoint_url")
+            or os.environ.get(ENV_EGOGET_ENDPOINT_URL)
+            or os.environ.get(ENV_ENDPOINT_URL)
+        )
+        local = data.get("state_dir") or bucket_state_dir(target, endpoint)
+        return {**data, key: local, "bucket_output": target.url}
 
     @model_validator(mode="after")
     def _bucket_options_need_a_bucket(self) -> TransferConfig:
@@ -191,7 +227,7 @@ class TransferConfig(BaseModel):
             if getattr(self, name) is not None
         ]
         if given and self.bucket_output is None:
-            raise ValueError(f"{', '.join(given)} only apply to a bucket output (-o s3://...)")
+            raise ValueError(f"{', '.join(given)}: only with a bucket output (-o s3://BUCKET/...)")
         return self
 
     @field_validator("output", mode="before")

@@ -53,6 +53,13 @@ def verify_output(
     ledger = open_existing_ledger(output)
     report = VerifyReport()
     try:
+        if ledger.copy_etags():
+            raise UsageError(
+                f"{output} keeps the ledger of a copy in a bucket, whose files are not here: "
+                "nothing was checked",
+                hint="rerun the download with the same -o s3://...: it lists the bucket and "
+                "copies again what is missing or changed there",
+            )
         records = list(ledger.verified_files().values())
         if on_start is not None:
             on_start(len(records), sum(r.size for r in records))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .adopt import adopt_existing, existing_files
-from .config import DatasetConfig, TransferConfig
+from .config import BucketTarget, DatasetConfig, TransferConfig
 from .constants import LEDGER_FILE_NAME, PART_SUFFIX, STATE_DIR_NAME
 from .errors import (
     CREDENTIALS_HINT,
@@ -48,7 +48,7 @@ from .sources import SourceRegistry, SourceSettings
 from .transfer.engine import Engine, TransferOptions
 from .transfer.events import Event, EventSink, FileDone, TransferSummary
 from .transfer.integrity import bare_etag, multipart_parts
-from .transfer.upload import BucketFolder, BucketStore, BucketTarget
+from .transfer.upload import BucketFolder, BucketStore
 from .transfer.verify import Check, checks_text
 
 if TYPE_CHECKING:

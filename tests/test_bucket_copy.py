@@ -3,10 +3,15 @@ through the engine, under the lab's own credentials, verified, and a re-run copi
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import signal
+import socket
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -154,7 +159,7 @@ def test_bucket_options_without_a_bucket_and_steps_a_bucket_cannot_hold_are_refu
     local = run_cli(["fetch", "s3://x/y", "-o", str(tmp_path / "out"), "--dest-profile", "lab"],
                     capsys)  # fmt: skip
     assert local.exit_code == 2, local.output
-    assert "--dest-profile only apply to a bucket output" in local.stderr
+    assert "--dest-profile: only with a bucket output" in local.stderr
     nobucket = run_cli(["fetch", "s3://x/y", "-o", "s3://"], capsys)
     assert nobucket.exit_code == 2 and "names no bucket" in nobucket.stderr
     other = run_cli(["fetch", "s3://x/y", "-o", "gs://bucket/p"], capsys)
@@ -264,3 +269,78 @@ def test_objects_another_tool_copied_are_kept_when_their_etag_is_the_sources(
         copy = copied["v2/full_scale/" + obj.key.rsplit("/", 1)[1]]
         assert copy["bytes"] == object_bytes(obj.key, obj.size)
         assert copy["etag"] == source_etag(s3_server, obj)
+
+
+def test_ctrl_c_mid_copy_then_a_rerun_completes_it(
+    s3_server: SeaweedServer, large_object: MirrorObject, lab_bucket: str, tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    """Ctrl-C abandons the files in flight: a chunk fetched but not yet sent must not be
+    recorded as sent, or every later run fails completing the upload."""
+    state = tmp_path / "state"
+    args = ["fetch", large_object.uri, "-o", lab_bucket, "--dest-profile", "lab",
+            "--state-dir", str(state), "-j", "2", "--chunk-size-mib", "5"]  # fmt: skip
+    process = egoget_process([*args, "--limit-rate", "6M"])
+    wait_for(lambda: finished_chunks(state) >= 2)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    rerun = run_cli(args, capsys)
+    assert rerun.exit_code == 0, rerun.output
+    (copy,) = copies(s3_server, lab_bucket).values()
+    assert copy["bytes"] == object_bytes(large_object.key, large_object.size)
+    assert copy["etag"] == source_etag(s3_server, large_object)
+
+
+@pytest.fixture
+def silent_endpoint() -> Iterator[str]:
+    """Accepts connections and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+    for connection in accepted:
+        connection.close()
+
+
+@pytest.mark.parametrize("endpoint", ["closed", "silent"])
+def test_a_destination_that_cannot_be_reached_fails_fast_naming_the_dest_options(
+    endpoint: str, demo_objects: list[MirrorObject], silent_endpoint: str, tmp_path: Path,
+    capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    obj = next(o for o in demo_objects if o.key.endswith(".mp4"))
+    url = "http://127.0.0.1:1" if endpoint == "closed" else silent_endpoint
+    started = time.monotonic()
+    result = run_cli(
+        ["fetch", obj.uri, "-o", "s3://lab-copy/x/", "--dest-endpoint-url", url,
+         "--stall-timeout", "1", "--state-dir", str(tmp_path / "state")],
+        capsys,
+    )  # fmt: skip
+    assert result.exit_code == 6, result.output
+    assert time.monotonic() - started < 20
+    assert "cannot reach the destination s3://lab-copy/x/" in result.stderr
+    assert "--dest-endpoint-url" in result.stderr
+    assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_verify_refuses_a_copys_state_dir_and_forgets_nothing(
+    demo_objects: list[MirrorObject], lab_bucket: str, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    obj = next(o for o in demo_objects if o.key.endswith(".mp4"))
+    state = tmp_path / "state"
+    args = ["fetch", obj.uri, "-o", lab_bucket, "--dest-profile", "lab", "--state-dir", str(state)]
+    assert run_cli(args, capsys).exit_code == 0
+    refused = run_cli(["verify", "-o", str(state)], capsys)
+    assert refused.exit_code == 2, refused.output
+    assert "keeps the ledger of a copy in a bucket" in refused.stderr
+    status = run_cli(["status", "-o", str(state)], capsys)
+    assert status.exit_code == 0 and "verified: 1 file" in status.output
+    again = run_cli(args, capsys, report=tmp_path / "r.json")
+    assert again.exit_code == 0 and again.report is not None
+    assert again.report["bytes_received"] == 0

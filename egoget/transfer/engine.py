@@ -211,8 +211,8 @@ class Engine:
     def _keep(self, chunk: FetchedChunk, part_md5s: bytes) -> EgogetError | None:
         """Make a fetched chunk durable where its file is kept (an upload sends it)."""
         job = chunk.job
-        if job.state in (JobState.RESTARTING, JobState.ABANDONED):
-            return None
+        if job.state is JobState.RESTARTING:
+            return None  # its chunks are not recorded: the file starts again
         try:
             self._retrying(job.file.dest, lambda: job.sink.chunk_fetched(chunk.index, part_md5s))
         except EgogetError as exc:
@@ -332,6 +332,9 @@ class Engine:
             error = job.sink.local_error(exc)
         else:
             fetched.append(FetchedChunk(job, task.index, hasher))
+            if job.sink.in_memory:
+                # Its buffer is freed once kept: waiting for the next chunk would hold two.
+                self._end_hashed_chunks(fetched, wait=True)
             return
         self._chunk_ended(job, task.index, b"", error)
 

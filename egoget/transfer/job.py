@@ -62,7 +62,7 @@ class Job:
     @property
     def checkpointed(self) -> bool:
         """Progress inside a chunk is recorded as it lands."""
-        return self.journaled and self.sink.keeps_progress
+        return self.journaled and not self.sink.in_memory
 
     def absorb(self, error: EgogetError, dooms_the_run: bool, max_restarts: int) -> None:
         """What one chunk's error means for the whole file (called under ``lock``)."""

@@ -75,7 +75,7 @@ class LocalFolder:
 class PartFile:
     """The Sink of a local file: the part file, renamed to the final name once verified."""
 
-    keeps_progress = True
+    in_memory = False
 
     def __init__(
         self,

@@ -47,8 +47,9 @@ class Sink(Protocol):
     """One file's bytes on their way to where they are kept. Called by the engine's workers:
     ``write`` for any chunk concurrently, the rest by whichever worker owns the step."""
 
-    # Bytes inside an unfinished chunk survive a kill (the engine checkpoints them).
-    keeps_progress: bool
+    # A chunk's bytes are in memory until ``chunk_fetched`` keeps them: the engine keeps each
+    # chunk as soon as it is fetched, and records no progress inside one (a kill loses it).
+    in_memory: bool
 
     def write(self, data: memoryview, offset: int) -> int:
         """Keep ``data`` at ``offset``; returns how many bytes went to a disk directly."""

@@ -16,16 +16,20 @@ import contextlib
 import hashlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ..config import BucketTarget
 from ..errors import (
+    AccessDeniedError,
+    AuthError,
     EgogetError,
     IntegrityError,
     NotFoundError,
     RemoteChangedError,
+    RetryableError,
     TransferError,
+    UnreachableError,
     UsageError,
 )
 from ..ledger import Ledger, PartialFile
@@ -41,34 +45,25 @@ if TYPE_CHECKING:
     from ..sources.s3 import S3Source
 
 T = TypeVar("T")
-# S3's smallest part but the last: a single-part source is cut into chunks no smaller.
+# S3's smallest part but the last, and its most parts to an object.
 MIN_UPLOAD_PART_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_PARTS = 10_000
+# A chunk is held in memory until sent: one larger than this (a server without byte ranges
+# gives one chunk of the whole file) is refused rather than held.
+MAX_HELD_CHUNK_BYTES = 1024 * 1024 * 1024
 _READ_BACK_BYTES = 8 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class BucketTarget:
-    """``s3://bucket/prefix/``: where a run's files are copied, each at prefix + its name."""
-
-    bucket: str
-    prefix: str  # "" or ending in "/"
-
-    @classmethod
-    def parse(cls, url: str) -> BucketTarget:
-        rest = url.split("://", 1)[1] if "://" in url else url.split(":/", 1)[1]
-        bucket, _, prefix = rest.strip("/").partition("/")
-        return cls(bucket, f"{prefix.strip('/')}/" if prefix.strip("/") else "")
-
-    @property
-    def url(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-    def key(self, dest: str) -> str:
-        return self.prefix + dest
+# The parts the ledger has are not in the upload (aborted, expired, or never sent).
+_UPLOAD_GONE_CODES = frozenset({"NoSuchUpload", "InvalidPart"})
+DEST_CREDENTIALS_HINT = (
+    "the destination bucket is written with --dest-profile NAME (default: the source's "
+    "credentials); check that profile's keys and its write access to the bucket"
+)
+DEST_ENDPOINT_HINT = "check --dest-endpoint-url (default: the source's endpoint) and --proxy"
 
 
 class BucketStore:
-    """The few S3 calls a copy needs, with botocore's errors turned into egoget's."""
+    """The few S3 calls a copy needs, with botocore's errors turned into egoget's, each naming
+    the destination's own options."""
 
     def __init__(self, target: BucketTarget, source: S3Source):
         self.target = target
@@ -85,29 +80,45 @@ class BucketStore:
         try:
             return request(client)
         except Exception as exc:
-            code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-            if code == "NoSuchUpload":
-                raise RemoteChangedError(
-                    f"the multipart upload of {shown} is gone (aborted or expired); "
-                    "copying the file again"
-                ) from exc
-            raise self._source.classify(exc, self.target.bucket, shown) from exc
+            raise self._error(exc, shown) from exc
+
+    def _error(self, exc: Exception, shown: str) -> EgogetError:
+        response = getattr(exc, "response", None) or {}
+        code = str(response.get("Error", {}).get("Code", ""))
+        if code in _UPLOAD_GONE_CODES:
+            return RemoteChangedError(
+                f"the multipart upload of {shown} lost its parts ({code}: aborted, expired or "
+                "never sent); copying the file again"
+            )
+        error = self._source.classify(exc, self.target.bucket, shown)
+        if isinstance(error, AuthError):
+            error.hint = DEST_CREDENTIALS_HINT
+        elif isinstance(error, UnreachableError):
+            error.hint = DEST_ENDPOINT_HINT
+        elif code and not isinstance(error, RetryableError | NotFoundError | AccessDeniedError):
+            # The store's own words (InvalidPart, EntityTooSmall, BadDigest), not a status.
+            detail = str(response.get("Error", {}).get("Message", "")).strip()
+            error = TransferError(f"{shown}: the destination refused: {code} {detail}".rstrip())
+        return error
 
     def start_upload(self, key: str) -> str:
         found = self._call(key, lambda c: c.create_multipart_upload(Bucket=self._b, Key=key))
         return found["UploadId"]
 
-    def upload_part(self, key: str, upload_id: str, number: int, body: bytes, md5: bytes) -> str:
+    def upload_part(
+        self, key: str, upload_id: str, number: int, body: bytearray, md5: bytes
+    ) -> tuple[str, bool]:
+        """The part's ETag, and whether that ETag is its MD5 (not under SSE-KMS or SSE-C)."""
         found = self._call(
             key,
             lambda c: c.upload_part(
-                Bucket=self._b, Key=key, UploadId=upload_id, PartNumber=number, Body=body,
-                ContentMD5=base64.b64encode(md5).decode(),
+                Bucket=self._b, Key=key, UploadId=upload_id, PartNumber=number,
+                Body=_unstubbed(body), ContentMD5=base64.b64encode(md5).decode(),
             ),
         )  # fmt: skip
-        return found["ETag"]
+        return found["ETag"], _etag_is_md5(found)
 
-    def complete(self, key: str, upload_id: str, part_md5s: list[bytes]) -> str:
+    def complete(self, key: str, upload_id: str, part_md5s: list[bytes]) -> tuple[str, bool]:
         parts: Any = [
             {"PartNumber": number, "ETag": f'"{md5.hex()}"'}
             for number, md5 in enumerate(part_md5s, start=1)
@@ -118,7 +129,7 @@ class BucketStore:
                 Bucket=self._b, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             ),
         )
-        return found["ETag"]
+        return found["ETag"], _etag_is_md5(found)
 
     def abort(self, key: str, upload_id: str) -> None:
         # An upload already gone, or a store that refuses: the run goes on.
@@ -127,14 +138,17 @@ class BucketStore:
                 key, lambda c: c.abort_multipart_upload(Bucket=self._b, Key=key, UploadId=upload_id)
             )
 
-    def put(self, key: str, body: bytes, md5: bytes) -> str:
+    def put(self, key: str, body: bytes | bytearray, md5: bytes) -> tuple[str, bool]:
         found = self._call(
             key,
             lambda c: c.put_object(
-                Bucket=self._b, Key=key, Body=body, ContentMD5=base64.b64encode(md5).decode()
+                Bucket=self._b,
+                Key=key,
+                Body=_unstubbed(body),
+                ContentMD5=base64.b64encode(md5).decode(),
             ),
         )
-        return found["ETag"]
+        return found["ETag"], _etag_is_md5(found)
 
     def put_changed(
         self, files: dict[str, Path], objects: dict[str, tuple[int, str]]
@@ -158,7 +172,12 @@ class BucketStore:
         return failed
 
     def delete(self, key: str) -> None:
-        self._call(key, lambda c: c.delete_object(Bucket=self._b, Key=key))
+        with contextlib.suppress(EgogetError):  # the copy's own error is the one to report
+            self._call(key, lambda c: c.delete_object(Bucket=self._b, Key=key))
+
+    def size_of(self, key: str) -> int:
+        found = self._call(key, lambda c: c.head_object(Bucket=self._b, Key=key))
+        return int(found["ContentLength"])
 
     def read_back(self, key: str) -> FileDigests:
         """MD5 and SHA-256 of a copy, read from the bucket."""
@@ -177,7 +196,8 @@ class BucketStore:
         return self._call(key, read)
 
     def check(self) -> None:
-        """The bucket exists and these credentials may list it: said before anything starts."""
+        """The bucket exists, can be reached, and these credentials may list it: said before
+        anything starts, within seconds."""
         try:
             self._call(
                 self.target.prefix,
@@ -188,6 +208,12 @@ class BucketStore:
                 f"the destination bucket {self.target.bucket} does not exist: nothing was copied",
                 hint=f"create it first (`aws s3 mb s3://{self.target.bucket}`), or check "
                 "--dest-endpoint-url",
+            ) from exc
+        except RetryableError as exc:
+            # botocore retried already: a destination that cannot be reached now will not be.
+            raise UnreachableError(
+                f"cannot reach the destination {self.target.url}: {exc.message}",
+                hint=DEST_ENDPOINT_HINT,
             ) from exc
 
     def listing(self) -> dict[str, tuple[int, str]]:
@@ -210,7 +236,9 @@ class BucketStore:
 
 
 class BucketFolder:
-    """A prefix in a bucket: the Destination of a copy."""
+    """A prefix in a bucket: the Destination of a copy. Each chunk is one upload part: the
+    source's own parts, else chunks no smaller than S3's least part and no more than its
+    10,000 parts to a file."""
 
     def __init__(self, store: BucketStore, ledger: Ledger):
         self._store = store
@@ -229,8 +257,6 @@ class BucketFolder:
     ) -> Opened:
         size = file.size or 0
         key = self._store.target.key(file.dest)
-        # Without the source's parts to follow, every chunk is a part: no smaller than S3's least.
-        target = target_chunk_size if part_size else max(target_chunk_size, MIN_UPLOAD_PART_BYTES)
         if (
             record is not None
             and record.upload_id is not None
@@ -240,14 +266,20 @@ class BucketFolder:
             and record.part_size == part_size
         ):
             layout = layout_for(size, record.chunk_size, part_size)
-            done = dict(record.done_chunks)
-            sink = MultipartUpload(
-                self._store, self._ledger, file.dest, key, layout, record.upload_id, done
-            )
-            return Opened(sink, layout, Resume(record.chunk_size, done))
+            sink = MultipartUpload(self._store, self._ledger, file.dest, key, layout,
+                                   record.upload_id, dict(record.done_chunks))  # fmt: skip
+            return Opened(sink, layout, Resume(record.chunk_size, dict(record.done_chunks)))
         if record is not None and record.upload_id is not None:
             self._store.abort(key, record.upload_id)  # another version's parts
-        layout = layout_for(size, target, part_size)
+        chunk = part_size or max(target_chunk_size, MIN_UPLOAD_PART_BYTES,
+                                 -(-size // MAX_UPLOAD_PARTS))  # fmt: skip
+        layout = layout_for(size, chunk, part_size)
+        if layout.chunk_size > MAX_HELD_CHUNK_BYTES and layout.count == 1:
+            raise TransferError(
+                f"{file.dest}: its server does not serve byte ranges, so a copy would hold all "
+                f"{size:,} bytes in memory",
+                hint="download it into a local folder (-o DIR) instead",
+            )
         upload_id = None
         if part_size or layout.count > 1:
             upload_id = self._store.start_upload(key)
@@ -259,10 +291,10 @@ class BucketFolder:
 
 
 class MultipartUpload:
-    """The Sink of a copy: chunks held in memory until sent as parts; one PutObject for a
-    single-part file of one chunk (``upload_id`` None)."""
+    """The Sink of a copy: each chunk held in memory until it is sent as its part; a file of
+    one chunk from a single-part source is one PutObject instead (``upload_id`` None)."""
 
-    keeps_progress = False  # bytes of a chunk not yet sent are in memory only
+    in_memory = True
 
     def __init__(
         self,
@@ -282,9 +314,10 @@ class MultipartUpload:
         self._upload_id = upload_id
         self._chunks: dict[int, bytearray] = {}
         self._lock = threading.Lock()
-        # chunk -> the MD5s of the parts it was sent as (one per chunk for a single-part
-        # source): CompleteMultipartUpload names every part by its ETag, which is its MD5.
+        # chunk -> the MD5 of the part it was sent as: CompleteMultipartUpload names every
+        # part by its ETag, which is its MD5.
         self._sent = sent
+        self._completed = False
 
     def _buffer(self, index: int) -> bytearray:
         with self._lock:
@@ -307,48 +340,47 @@ class MultipartUpload:
     def chunk_fetched(self, index: int, part_md5s: bytes) -> None:
         if self._upload_id is None:
             return  # sent whole at seal
-        buffer = self._buffer(index)
-        start, _ = self._layout.bounds(index)
-        # A chunk is a whole number of the source's parts, or (single-part source) one part.
-        part = self._layout.part_size or self._layout.chunk_size
-        first = start // part + 1
-        for n, md5 in enumerate(_digests(part_md5s)):
-            body = bytes(buffer[n * part : min(len(buffer), (n + 1) * part)])
-            etag = self._store.upload_part(self._key, self._upload_id, first + n, body, md5)
-            if bare_etag(etag) != md5.hex():
-                raise IntegrityError(
-                    f"{self._key}: part {first + n} stored with ETag {etag}, sent MD5 {md5.hex()}"
-                )
+        number = index + 1  # a chunk is one part
+        etag, is_md5 = self._store.upload_part(
+            self._key, self._upload_id, number, self._buffer(index), part_md5s
+        )
+        # The store checked the Content-MD5; an ETag that is the part's MD5 must agree.
+        if is_md5 and bare_etag(etag) != part_md5s.hex():
+            raise IntegrityError(
+                f"{self._key}: part {number} stored with ETag {etag}, sent MD5 {part_md5s.hex()}"
+            )
         with self._lock:
             self._sent[index] = part_md5s
-            del self._chunks[index]
+            self._chunks.pop(index, None)
 
     def seal(self, promise: Promise, known: Digests, durable: bool) -> Sealed:
         layout = self._layout
         if self._upload_id is None:
-            body = bytes(self._buffer(0)) if layout.count else b""
-            checked = checks_text(verify(_HeldContent(body), promise, known))
+            body = self._buffer(0) if layout.count else bytearray()
+            checked = checks_text(verify(_HeldContent(bytes(body)), promise, known))
             md5 = hashlib.md5(body).digest()
-            etag = self._store.put(self._key, body, md5)
+            etag, is_md5 = self._store.put(self._key, body, md5)
             expected = md5.hex()
         else:
-            part_md5s = _digests(b"".join(self._sent[i] for i in range(layout.count)))
-            etag = self._store.complete(self._key, self._upload_id, part_md5s)
+            part_md5s = [self._sent[i] for i in range(layout.count)]
+            etag, is_md5 = self._store.complete(self._key, self._upload_id, part_md5s)
+            self._completed = True
             expected = multipart_etag(b"".join(part_md5s))
-            try:
-                copy = _CopyContent(self._store, self._key, layout.size)
+        try:
+            if is_md5 and bare_etag(etag) != expected:
+                raise IntegrityError(f"the copy's ETag is {etag}, expected {expected}")
+            if self._upload_id is not None:
+                copy = _CopyContent(self._store, self._key)
                 checked = checks_text(verify(copy, promise, known))
-            except IntegrityError:
-                self._store.delete(self._key)
-                raise
-        if bare_etag(etag) != expected:
-            raise IntegrityError(f"the copy's ETag is {etag}, expected {expected} from its parts")
-        self._chunks.clear()
+        except IntegrityError:
+            self._store.delete(self._key)  # a copy that failed its checks is not left behind
+            raise
+        self.close()
         return Sealed(checked, 0, bare_etag(etag))
 
     def discard(self) -> None:
-        self._chunks.clear()
-        if self._upload_id is not None:
+        self.close()
+        if self._upload_id is not None and not self._completed:
             self._store.abort(self._key, self._upload_id)
         self._ledger.drop_partial(self._dest)
 
@@ -360,8 +392,17 @@ class MultipartUpload:
         return TransferError(f"copying to {self._store.target.url}{self._dest}: {exc}")
 
 
-def _digests(joined: bytes) -> list[bytes]:
-    return [joined[i : i + 16] for i in range(0, len(joined), 16)]
+def _unstubbed(body: bytes | bytearray) -> bytes:
+    """A part's buffer as botocore takes it, without the copy the stubs would ask for
+    (botocore validates bytes, bytearray and files alike)."""
+    return cast(bytes, body)
+
+
+def _etag_is_md5(response: Any) -> bool:
+    """Under SSE-KMS or SSE-C, S3's ETags are not MD5s (the Content-MD5 still held)."""
+    return response.get("ServerSideEncryption") != "aws:kms" and not response.get(
+        "SSECustomerAlgorithm"
+    )
 
 
 class _HeldContent:
@@ -390,14 +431,13 @@ class _HeldContent:
 class _CopyContent:
     """A copy in the bucket, read back only for a digest nothing hashed in flight."""
 
-    def __init__(self, store: BucketStore, key: str, size: int):
+    def __init__(self, store: BucketStore, key: str):
         self._store = store
         self._key = key
-        self._size = size
         self._digests: FileDigests | None = None
 
     def size(self) -> int:
-        return self._size
+        return self._store.size_of(self._key)
 
     def digests(self) -> FileDigests:
         if self._digests is None:
