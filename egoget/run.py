@@ -165,8 +165,9 @@ def diff_plan(
     present: list[RemoteFile] = []
     for file in plan.files:
         stamp = stamps.get(file.dest)
-        identity = registry.for_uri(file.uri).redact(file.uri)
-        if stamp is None or not _same_remote(stamp, identity, file):
+        if stamp is None or not _same_remote(
+            stamp, registry.for_uri(file.uri).redact(file.uri), file
+        ):
             todo.append(file)
         elif copies is not None:
             (present if copies.get(file.dest, (-1, ""))[0] == stamp.size else todo).append(file)

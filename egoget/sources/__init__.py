@@ -30,6 +30,8 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 def scheme_of(uri: str) -> str:
     scheme, colon, _ = uri.partition(":")
+    if colon and scheme in SOURCE_CLASSES:
+        return scheme  # the usual spellings: asked once per file of a million-file plan
     # urlsplit's rule for what counts as a scheme, without its cost on every chunk.
     if colon and _SCHEME.fullmatch(scheme):
         return scheme.lower()
