@@ -20,7 +20,9 @@ from tests.mirror import SeaweedServer
 from tests.mirror.seed import MirrorObject, ensure_bucket, object_bytes
 
 from .conftest import LAB_BUCKET, LAB_KEYS, egoget_process, run_cli
+from .proxy import PROXY_ONLY_HOST, Tinyproxy
 from .test_resume_and_signals import finished_chunks, wait_for
+from .tls import PrivateCa
 
 CaptureFixture = pytest.CaptureFixture[str]
 MIB = 1024 * 1024
@@ -344,3 +346,35 @@ def test_verify_refuses_a_copys_state_dir_and_forgets_nothing(
     again = run_cli(args, capsys, report=tmp_path / "r.json")
     assert again.exit_code == 0 and again.report is not None
     assert again.report["bytes_received"] == 0
+
+
+def test_a_labs_store_behind_a_proxy_with_a_private_ca(
+    s3_server: SeaweedServer, large_object: MirrorObject, forward_proxy: Tinyproxy,
+    private_ca: PrivateCa, lab_bucket: str, tmp_path: Path, capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The destination only the proxy can resolve, over TLS signed by the lab's own CA: the
+    copy goes through a CONNECT tunnel and trusts --ca-bundle; without it, exit 6 at once."""
+    monkeypatch.setenv("HTTPS_PROXY", forward_proxy.url())
+    dest = ["-o", lab_bucket, "--dest-profile", "lab", "--dest-endpoint-url",
+            s3_server.https_endpoint_url(PROXY_ONLY_HOST)]  # fmt: skip
+    started = time.monotonic()
+    untrusted = run_cli(
+        ["fetch", large_object.uri, *dest, "--state-dir", str(tmp_path / "s1")], capsys
+    )
+    assert untrusted.exit_code == 6, untrusted.output
+    assert time.monotonic() - started < 15
+    assert "--ca-bundle" in untrusted.stderr and "Traceback" not in untrusted.output
+
+    before = len(forward_proxy.requests_seen())
+    result = run_cli(
+        ["fetch", large_object.uri, *dest, "--ca-bundle", str(private_ca.ca_file),
+         "--state-dir", str(tmp_path / "s2")],
+        capsys,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (copy,) = copies(s3_server, lab_bucket).values()
+    assert copy["bytes"] == object_bytes(large_object.key, large_object.size)
+    assert copy["etag"] == source_etag(s3_server, large_object)
+    seen = forward_proxy.requests_seen()[before:]
+    assert seen and all(line.startswith(f"CONNECT {PROXY_ONLY_HOST}:") for line in seen), seen

@@ -94,7 +94,7 @@ class BucketStore:
         if isinstance(error, AuthError):
             error.hint = DEST_CREDENTIALS_HINT
         elif isinstance(error, UnreachableError):
-            error.hint = DEST_ENDPOINT_HINT
+            error.hint = f"{error.hint}; {DEST_ENDPOINT_HINT}" if error.hint else DEST_ENDPOINT_HINT
         elif code and not isinstance(error, RetryableError | NotFoundError | AccessDeniedError):
             # The store's own words (InvalidPart, EntityTooSmall, BadDigest), not a status.
             detail = str(response.get("Error", {}).get("Message", "")).strip()
