@@ -39,6 +39,11 @@ class RecordStep(Protocol):
     official ego4d CLI's manifest.ver). ``versions``: every verified file's object version, by
     destination. Returns what could not be recorded, with why."""
 
+    @property
+    def path(self) -> str:
+        """The file it keeps, relative to the output."""
+        ...
+
     def record(
         self, output: Path, versions: Mapping[str, str | None]
     ) -> list[tuple[str, EgogetError]]: ...

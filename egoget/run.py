@@ -411,7 +411,12 @@ def execute(
         folder = config.output if session.bucket is None else config.output / RECORDS_DIR_NAME
         if planned.records and not result.dry_run:
             versions = {d: r.version_id for d, r in session.ledger.verified_files().items()}
-            unrecorded = [f for record in planned.records for f in record.record(folder, versions)]
+            if session.bucket is not None:
+                # Another machine's share may have put its rows there since: add to those.
+                unrecorded += session.bucket.fetch_changed(
+                    [record.path for record in planned.records], folder, session.bucket_objects
+                )
+            unrecorded += [f for record in planned.records for f in record.record(folder, versions)]
         if session.bucket is not None and not result.dry_run:
             # A local download has the manifests it was planned from and its records beside
             # its files: so does the copy.

@@ -378,3 +378,29 @@ def test_a_labs_store_behind_a_proxy_with_a_private_ca(
     assert copy["etag"] == source_etag(s3_server, large_object)
     seen = forward_proxy.requests_seen()[before:]
     assert seen and all(line.startswith(f"CONNECT {PROXY_ONLY_HOST}:") for line in seen), seen
+
+
+def test_shares_copied_from_two_machines_make_the_whole_release_and_one_manifest_ver(
+    s3_server: SeaweedServer, demo_objects: list[MirrorObject], lab_bucket: str,
+    tmp_path: Path, capsys: CaptureFixture,
+) -> None:  # fmt: skip
+    """Each share from its own state dir (its own machine): together, exactly the unsharded
+    copy, and manifest.ver in the bucket lists both shares' files, as a local download's."""
+    base = ["download", "ego4d", "--parts", "full_scale", "-y"]
+    for share in ("1/2", "2/2"):
+        state = tmp_path / f"state-{share[0]}"
+        result = run_cli([*base, "-o", lab_bucket, "--dest-profile", "lab", "--shard", share,
+                          "--state-dir", str(state)], capsys)  # fmt: skip
+        assert result.exit_code == 0, result.output
+    local = tmp_path / "local"
+    assert run_cli([*base, "-o", str(local)], capsys).exit_code == 0
+    copied = copies(s3_server, lab_bucket)
+    videos = sorted(p.relative_to(local).as_posix() for p in local.rglob("*.mp4"))
+    assert sorted(n for n in copied if n.endswith(".mp4")) == videos
+    version_file = "v2/full_scale/manifest.ver"
+
+    def rows(text: bytes) -> set[str]:
+        return set(text.decode().splitlines())
+
+    assert rows(copied[version_file]["bytes"]) == rows((local / version_file).read_bytes())  # type: ignore[arg-type]
+    assert len(rows((local / version_file).read_bytes())) == len(videos) + 1  # + the header

@@ -439,10 +439,14 @@ class VersionFile:
     folder: str
     files: tuple[tuple[str, str], ...]  # (uid, dest)
 
+    @property
+    def path(self) -> str:
+        return f"{self.folder}/{VERSION_FILE_NAME}"
+
     def record(
         self, output: Path, versions: Mapping[str, str | None]
     ) -> list[tuple[str, EgogetError]]:
-        path = output / self.folder / VERSION_FILE_NAME
+        path = output / self.path
         try:
             entries = read_version_file(path)
             before = dict(entries)

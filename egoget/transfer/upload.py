@@ -171,6 +171,30 @@ class BucketStore:
                 failed.append((self.target.url + name, exc))
         return failed
 
+    def fetch_changed(
+        self, names: list[str], folder: Path, objects: dict[str, tuple[int, str]]
+    ) -> list[tuple[str, EgogetError]]:
+        """Bring the bucket's copies of small files (names below the prefix) into ``folder``
+        where they differ from the local ones; returns what failed."""
+        failed: list[tuple[str, EgogetError]] = []
+        for name in names:
+            found = objects.get(name)
+            path = folder / name
+            if found is None or _md5_of(path) == found[1]:
+                continue
+            try:
+                body = self._get(self.target.key(name))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(body)
+            except EgogetError as exc:
+                failed.append((self.target.url + name, exc))
+            except OSError as exc:
+                failed.append((str(path), TransferError(f"cannot write {path}: {exc.strerror}")))
+        return failed
+
+    def _get(self, key: str) -> bytes:
+        return self._call(key, lambda c: c.get_object(Bucket=self._b, Key=key)["Body"].read())
+
     def delete(self, key: str) -> None:
         with contextlib.suppress(EgogetError):  # the copy's own error is the one to report
             self._call(key, lambda c: c.delete_object(Bucket=self._b, Key=key))
@@ -390,6 +414,13 @@ class MultipartUpload:
 
     def local_error(self, exc: OSError) -> EgogetError:
         return TransferError(f"copying to {self._store.target.url}{self._dest}: {exc}")
+
+
+def _md5_of(path: Path) -> str | None:
+    try:
+        return hashlib.md5(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _unstubbed(body: bytes | bytearray) -> bytes:
