@@ -31,7 +31,8 @@ from .constants import (
     ENV_ENDPOINT_URL,
     default_encoders,
 )
-from .errors import ConfigError
+from .errors import ConfigError, UnsafePathError
+from .paths import safe_relative_path
 from .shards import Shard, parse_shard
 from .userfiles import read_json_object, read_uid_file
 
@@ -53,7 +54,9 @@ UserPath = Annotated[Path, BeforeValidator(_expand_user_path)]
 EMPTY_OUTPUT = "the output directory is empty: give a folder to write into"
 # A flag's path arrives with "//" already folded to "/": match either.
 _URL_OUTPUT = re.compile(r"^(s3|gs|gcs|https?|ftp|az|abfss?):/", re.IGNORECASE)
-_BUCKET_OUTPUT = re.compile(r"^s3:/+([^/]*)", re.IGNORECASE)
+_BUCKET_OUTPUT = re.compile(r"^s3:/{1,2}([^/]*)", re.IGNORECASE)
+# S3's bucket naming rules, which Ceph and MinIO enforce too.
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _OUTPUT_KEYS = ("output", "output_directory", "out_dir")
 
 
@@ -67,13 +70,27 @@ def url_output_problem(text: str, bucket_ok: bool = False) -> str | None:
         return None
     bucket = _BUCKET_OUTPUT.match(text)
     if bucket and bucket_ok:
-        if bucket.group(1):
-            return None
-        return f"{text} names no bucket: give s3://BUCKET/PREFIX/"
+        if not bucket.group(1):
+            return f"{text} names no bucket: give s3://BUCKET/PREFIX/"
+        if not _BUCKET_NAME.match(bucket.group(1)):
+            return (
+                f"{bucket.group(1)!r} is not a valid bucket name (3-63 lowercase letters, "
+                "digits, dots and hyphens)"
+            )
+        prefix = BucketTarget.parse(text).prefix.rstrip("/")
+        if prefix:
+            try:
+                safe_relative_path(prefix)
+            except UnsafePathError as exc:
+                return f"{text}: not a usable prefix ({exc.message})"
+        return None
     if bucket:
+        target = BucketTarget.parse(text)
+        state = bucket_state_dir(target, _environment_endpoint())
         return (
-            f"{text} is a bucket, and this command reads a local directory: for a copy in a "
-            "bucket, pass its --state-dir (default $XDG_STATE_HOME/egoget/STORE/BUCKET/PREFIX)"
+            f"{text} is a bucket, and this command works on a local directory. A copy in a "
+            f"bucket keeps its ledger in its --state-dir (by default here: {state}): "
+            "`egoget status -o STATE_DIR` shows it; running the copy again checks the bucket"
         )
     return (
         f"{text} is a URL, and egoget writes to a local directory or an S3 bucket (s3://): "
@@ -101,6 +118,10 @@ class BucketTarget:
 
     def key(self, dest: str) -> str:
         return self.prefix + dest
+
+
+def _environment_endpoint() -> str | None:
+    return os.environ.get(ENV_EGOGET_ENDPOINT_URL) or os.environ.get(ENV_ENDPOINT_URL)
 
 
 def bucket_state_dir(target: BucketTarget, endpoint_url: str | None) -> Path:
@@ -139,7 +160,8 @@ class TransferConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     output: UserPath = Field(
-        description="Output directory; egoget keeps its state in OUTPUT/.egoget",
+        description="Output directory (egoget keeps its state in OUTPUT/.egoget), or "
+        "s3://BUCKET/PREFIX/ to copy into a bucket",
         validation_alias=AliasChoices("output", "output_directory", "out_dir"),
     )
     procs: int = Field(
@@ -157,7 +179,9 @@ class TransferConfig(BaseModel):
     io_mode: IoMode = Field(
         IoMode.AUTO, description="auto, direct or buffered: how part files are written"
     )
-    endpoint_url: str | None = None
+    endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint, e.g. http://127.0.0.1:8333"
+    )
     aws_profile: str | None = Field(
         None, validation_alias=AliasChoices("aws_profile", "aws_profile_name", "s3_profile")
     )
@@ -188,7 +212,7 @@ class TransferConfig(BaseModel):
     state_dir: UserPath | None = Field(
         None,
         description="With -o s3://...: where egoget keeps its ledger and manifests "
-        "[default: $XDG_STATE_HOME/egoget/BUCKET/PREFIX]",
+        "[default: $XDG_STATE_HOME/egoget/STORE/BUCKET/PREFIX]",
     )
     dest_profile: str | None = Field(
         None, description="With -o s3://...: the AWS profile of the destination bucket"
@@ -211,13 +235,17 @@ class TransferConfig(BaseModel):
             raise ValueError(problem)
         target = BucketTarget.parse(value)
         endpoint = (
-            data.get("dest_endpoint_url")
-            or data.get("endpoint_url")
-            or os.environ.get(ENV_EGOGET_ENDPOINT_URL)
-            or os.environ.get(ENV_ENDPOINT_URL)
+            data.get("dest_endpoint_url") or data.get("endpoint_url") or _environment_endpoint()
         )
         local = data.get("state_dir") or bucket_state_dir(target, endpoint)
         return {**data, key: local, "bucket_output": target.url}
+
+    @field_validator("endpoint_url", "dest_endpoint_url")
+    @classmethod
+    def _endpoint_is_a_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/]", value, re.IGNORECASE):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
 
     @model_validator(mode="after")
     def _bucket_options_need_a_bucket(self) -> TransferConfig:

@@ -81,6 +81,8 @@ class PlanDiff:
     # Of a sharded plan: this machine's share, and the known bytes of every share (1..N).
     shard: Shard | None = None
     share_bytes: list[int] = field(default_factory=list)
+    # Where the files go: the output directory, or s3://BUCKET/PREFIX/.
+    destination: str = ""
 
 
 @dataclass
@@ -271,7 +273,9 @@ class OutputSession:
                 for name, found in self.bucket_objects.items()
                 if stored.get(name) == found[1]
             }
-        return diff_plan(plan, self.ledger, self.config.output, self.registry, copies)
+        diff = diff_plan(plan, self.ledger, self.config.output, self.registry, copies)
+        diff.destination = self.config.bucket_output or str(self.config.output)
+        return diff
 
     def transfer(
         self, files: list[RemoteFile], emit: EventSink, cancelled: threading.Event
@@ -311,7 +315,7 @@ def bucket_store(config: TransferConfig, registry: SourceRegistry) -> BucketStor
     target = BucketTarget.parse(config.bucket_output)
     source = SourceRegistry(settings).for_uri(f"s3://{target.bucket}/")
     assert isinstance(source, S3Source)
-    return BucketStore(target, source)
+    return BucketStore(target, source, source.endpoint_url)
 
 
 def files_below(folder: Path) -> dict[str, Path]:

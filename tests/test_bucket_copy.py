@@ -404,3 +404,53 @@ def test_shares_copied_from_two_machines_make_the_whole_release_and_one_manifest
 
     assert rows(copied[version_file]["bytes"]) == rows((local / version_file).read_bytes())  # type: ignore[arg-type]
     assert len(rows((local / version_file).read_bytes())) == len(videos) + 1  # + the header
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("s3://lab-copy/../x/", "not a usable prefix"),
+        ("s3://lab-copy/a//b/", "not a usable prefix"),
+        ("s3:///x", "names no bucket"),
+        ("s3://Lab_Bucket/x/", "not a valid bucket name"),
+    ],
+)
+def test_a_bucket_output_that_cannot_be_right_is_refused_before_anything(
+    output: str, expected: str, tmp_path: Path, capsys: CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    result = run_cli(["download", "ego4d", "--parts", "full_scale", "-y", "-o", output], capsys)
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr
+    assert not (tmp_path / "state").exists()
+
+
+@pytest.mark.parametrize("flag", ["--dest-endpoint-url", "--endpoint-url"])
+def test_an_endpoint_without_a_scheme_is_refused(
+    flag: str, lab_bucket: str, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    result = run_cli(
+        ["fetch", "s3://x/y", "-o", lab_bucket, flag, "127.0.0.1:9000",
+         "--state-dir", str(tmp_path / "state")],
+        capsys,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "'127.0.0.1:9000' is not an http:// or https:// URL" in result.stderr
+    assert "internal error" not in result.output
+
+
+def test_the_plan_the_question_and_the_report_name_the_bucket(
+    demo_objects: list[MirrorObject], lab_bucket: str, tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    obj = next(o for o in demo_objects if o.key.endswith(".mp4"))
+    args = ["fetch", obj.uri, "-o", lab_bucket, "--dest-profile", "lab",
+            "--state-dir", str(tmp_path / "state")]  # fmt: skip
+    dry = run_cli([*args, "--dry-run"], capsys, report=tmp_path / "dry.json")
+    assert dry.exit_code == 0, dry.output
+    assert f"into {lab_bucket}" in dry.stderr
+    assert dry.report is not None and dry.report["destination"] == lab_bucket
+    typo = run_cli([*args[:1], obj.uri, "-o", lab_bucket, "--dest-profile", "labb",
+                    "--state-dir", str(tmp_path / "s2")], capsys)  # fmt: skip
+    assert typo.exit_code == 3, typo.output
+    assert "--dest-profile" in typo.stderr and "--aws-profile" not in typo.stderr

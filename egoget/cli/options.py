@@ -159,7 +159,8 @@ def transfer_options(command: F) -> F:
             "--state-dir",
             type=click.Path(file_okay=False, path_type=Path),
             help="With -o s3://...: where egoget keeps the copy's ledger and the manifests it "
-            "plans from [default: $XDG_STATE_HOME/egoget/BUCKET/PREFIX].",
+            "plans from [default: $XDG_STATE_HOME/egoget/STORE/BUCKET/PREFIX, STORE the "
+            "endpoint's host or aws].",
         ),
         click.option(
             "--proxy",

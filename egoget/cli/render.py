@@ -70,6 +70,8 @@ def print_plan(diff: PlanDiff, quiet: bool) -> None:
         f"({sizes}{unknown}), {len(diff.present)} already present "
         f"({human_bytes(diff.present_bytes)}{adopted})"
     )
+    if diff.destination.startswith("s3://"):
+        err(f"  into {diff.destination}")
     if diff.shard is not None:
         show_shares(diff.shard, diff.share_bytes)
     for dest, why in list(diff.mismatched.items())[:MAX_FAILURES_SHOWN]:
@@ -154,6 +156,7 @@ def report_fields(
     diff = result.diff if result is not None else None
     return {
         "exit_code": int(code),
+        "destination": diff.destination if diff else None,
         "files_planned": len(diff.todo) + len(diff.present) if diff else 0,
         "files_present": len(diff.present) if diff else 0,
         "files_adopted": diff.adopted if diff else 0,

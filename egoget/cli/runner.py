@@ -69,7 +69,11 @@ def confirm_download(diff: PlanDiff) -> bool:
             "not starting a download without confirmation",
             hint="pass -y (--yes) to start it from a script, or --dry-run to see the plan",
         )
-    return click.confirm(f"Download {human_bytes(diff.todo_bytes_known)}?", default=True)
+    if diff.destination.startswith("s3://"):
+        question = f"Copy {human_bytes(diff.todo_bytes_known)} into {diff.destination}?"
+    else:
+        question = f"Download {human_bytes(diff.todo_bytes_known)}?"
+    return click.confirm(question, default=True)
 
 
 class Display:
@@ -117,6 +121,7 @@ class Display:
                 present_bytes=diff.present_bytes, adopted=diff.adopted,
                 fetched_again=dict(diff.mismatched), free_bytes=diff.free_bytes,
                 shard=str(diff.shard) if diff.shard else None, share_bytes=diff.share_bytes,
+                destination=diff.destination,
             )  # fmt: skip
         print_plan(diff, self.quiet)
 

@@ -230,6 +230,11 @@ class S3Source(Source):
             return from_env
         return self._boto_session().region_name or "us-east-1"
 
+    @property
+    def endpoint_url(self) -> str | None:
+        """The endpoint given (flag or environment), or None for AWS."""
+        return self._endpoint_url
+
     def client_for(self, bucket: str) -> S3Client:
         """botocore's client for a bucket (its region found once): for what egoget does not
         sign itself, such as a destination bucket's uploads."""

@@ -65,19 +65,20 @@ class BucketStore:
     """The few S3 calls a copy needs, with botocore's errors turned into egoget's, each naming
     the destination's own options."""
 
-    def __init__(self, target: BucketTarget, source: S3Source):
+    def __init__(self, target: BucketTarget, source: S3Source, endpoint_url: str | None):
         self.target = target
         self._source = source
+        self._endpoint_url = endpoint_url
         self._client: S3Client | None = None
         self._lock = threading.Lock()
 
     def _call(self, key: str, request: Callable[[S3Client], T]) -> T:
-        with self._lock:
-            if self._client is None:
-                self._client = self._source.client_for(self.target.bucket)
-            client = self._client
         shown = f"s3://{self.target.bucket}/{key}"
         try:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._source.client_for(self.target.bucket)
+                client = self._client
             return request(client)
         except Exception as exc:
             raise self._error(exc, shown) from exc
@@ -228,10 +229,11 @@ class BucketStore:
                 lambda c: c.list_objects_v2(Bucket=self._b, Prefix=self.target.prefix, MaxKeys=1),
             )
         except NotFoundError as exc:
+            endpoint = f" --endpoint-url {self._endpoint_url}" if self._endpoint_url else ""
             raise UsageError(
                 f"the destination bucket {self.target.bucket} does not exist: nothing was copied",
-                hint=f"create it first (`aws s3 mb s3://{self.target.bucket}`), or check "
-                "--dest-endpoint-url",
+                hint=f"create it first (`aws s3 mb s3://{self.target.bucket}{endpoint}`), or "
+                "check the name and --dest-endpoint-url",
             ) from exc
         except RetryableError as exc:
             # botocore retried already: a destination that cannot be reached now will not be.
