@@ -55,8 +55,8 @@ EMPTY_OUTPUT = "the output directory is empty: give a folder to write into"
 # A flag's path arrives with "//" already folded to "/": match either.
 _URL_OUTPUT = re.compile(r"^(s3|gs|gcs|https?|ftp|az|abfss?):/", re.IGNORECASE)
 _BUCKET_OUTPUT = re.compile(r"^s3:/{1,2}([^/]*)", re.IGNORECASE)
-# S3's bucket naming rules, which Ceph and MinIO enforce too.
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# What botocore accepts (legacy buckets and relaxed Ceph names have capitals and "_").
+_BUCKET_NAME = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 _OUTPUT_KEYS = ("output", "output_directory", "out_dir")
 
 
@@ -72,10 +72,10 @@ def url_output_problem(text: str, bucket_ok: bool = False) -> str | None:
     if bucket and bucket_ok:
         if not bucket.group(1):
             return f"{text} names no bucket: give s3://BUCKET/PREFIX/"
-        if not _BUCKET_NAME.match(bucket.group(1)):
+        if not _BUCKET_NAME.match(bucket.group(1)) or bucket.group(1) in (".", ".."):
             return (
-                f"{bucket.group(1)!r} is not a valid bucket name (3-63 lowercase letters, "
-                "digits, dots and hyphens)"
+                f"{bucket.group(1)!r} is not a valid bucket name (letters, digits, dots, "
+                "hyphens and underscores)"
             )
         prefix = BucketTarget.parse(text).prefix.rstrip("/")
         if prefix:
@@ -240,10 +240,12 @@ class TransferConfig(BaseModel):
         local = data.get("state_dir") or bucket_state_dir(target, endpoint)
         return {**data, key: local, "bucket_output": target.url}
 
-    @field_validator("endpoint_url", "dest_endpoint_url")
+    @field_validator("endpoint_url", "dest_endpoint_url", mode="before")
     @classmethod
-    def _endpoint_is_a_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/]", value, re.IGNORECASE):
+    def _endpoint_is_a_url(cls, value: Any) -> Any:
+        if value == "":
+            return None  # `--endpoint-url "$UNSET"`: AWS, as it always meant
+        if isinstance(value, str) and not re.match(r"^https?://[^/]", value, re.IGNORECASE):
             raise ValueError(f"{value!r} is not an http:// or https:// URL")
         return value
 

@@ -315,7 +315,7 @@ def bucket_store(config: TransferConfig, registry: SourceRegistry) -> BucketStor
     target = BucketTarget.parse(config.bucket_output)
     source = SourceRegistry(settings).for_uri(f"s3://{target.bucket}/")
     assert isinstance(source, S3Source)
-    return BucketStore(target, source, source.endpoint_url)
+    return BucketStore(target, source, source.endpoint_url, settings.metadata_retries)
 
 
 def files_below(folder: Path) -> dict[str, Path]:
@@ -416,10 +416,13 @@ def execute(
         if planned.records and not result.dry_run:
             versions = {d: r.version_id for d, r in session.ledger.verified_files().items()}
             if session.bucket is not None:
-                # Another machine's share may have put its rows there since: add to those.
-                unrecorded += session.bucket.fetch_changed(
-                    [record.path for record in planned.records], folder, session.bucket_objects
-                )
+                # Other machines' shares may have put their rows there since: add to those.
+                names = [record.path for record in planned.records]
+                try:
+                    now = session.bucket.current(names)
+                    unrecorded += session.bucket.fetch_changed(names, folder, now)
+                except EgogetError as exc:
+                    unrecorded.append((f"{config.bucket_output}{names[0]}", exc))
             unrecorded += [f for record in planned.records for f in record.record(folder, versions)]
         if session.bucket is not None and not result.dry_run:
             # A local download has the manifests it was planned from and its records beside

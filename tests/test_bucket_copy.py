@@ -13,13 +13,15 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from egoget import run
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import MirrorObject, ensure_bucket, object_bytes
 
-from .conftest import LAB_BUCKET, LAB_KEYS, egoget_process, run_cli
+from .conftest import LAB_BUCKET, LAB_KEYS, LIMITED_KEYS, egoget_process, run_cli
 from .proxy import PROXY_ONLY_HOST, Tinyproxy
 from .test_resume_and_signals import finished_chunks, wait_for
 from .tls import PrivateCa
@@ -145,7 +147,19 @@ def test_the_destination_uses_its_own_credentials(
     assert "Traceback" not in missing.output
 
     credentials = Path(tmp_path / "home" / "aws-credentials")
-    credentials.write_text("[wrong]\naws_access_key_id = NOPE\naws_secret_access_key = nope\n")
+    credentials.write_text(
+        "[wrong]\naws_access_key_id = NOPE\naws_secret_access_key = nope\n"
+        f"[limited]\naws_access_key_id = {LIMITED_KEYS[0]}\n"
+        f"aws_secret_access_key = {LIMITED_KEYS[1]}\n"
+    )
+    # Keys the store knows, without access to the lab's bucket: the hint is the destination's.
+    denied = run_cli(
+        ["fetch", obj.uri, "-o", lab_bucket, "--dest-profile", "limited",
+         "--state-dir", str(tmp_path / "s0")],
+        capsys,
+    )  # fmt: skip
+    assert denied.exit_code in (1, 3), denied.output
+    assert "--dest-profile" in denied.stderr and "--aws-profile" not in denied.stderr
     refused = run_cli(
         ["fetch", obj.uri, "-o", lab_bucket, "--dest-profile", "wrong",
          "--state-dir", str(tmp_path / "s2")],
@@ -382,16 +396,32 @@ def test_a_labs_store_behind_a_proxy_with_a_private_ca(
 
 def test_shares_copied_from_two_machines_make_the_whole_release_and_one_manifest_ver(
     s3_server: SeaweedServer, demo_objects: list[MirrorObject], lab_bucket: str,
-    tmp_path: Path, capsys: CaptureFixture,
+    tmp_path: Path, capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    """Each share from its own state dir (its own machine): together, exactly the unsharded
-    copy, and manifest.ver in the bucket lists both shares' files, as a local download's."""
+    """Each share from its own state dir (its own machine), share 2 running from start to end
+    while share 1 is between its plan and its transfer (a job array's tasks start together):
+    together, exactly the unsharded copy, and manifest.ver in the bucket lists both shares'
+    files, as a local download's."""
     base = ["download", "ego4d", "--parts", "full_scale", "-y"]
-    for share in ("1/2", "2/2"):
-        state = tmp_path / f"state-{share[0]}"
-        result = run_cli([*base, "-o", lab_bucket, "--dest-profile", "lab", "--shard", share,
-                          "--state-dir", str(state)], capsys)  # fmt: skip
+
+    def share(k: int) -> None:
+        result = run_cli([*base, "-o", lab_bucket, "--dest-profile", "lab", "--shard", f"{k}/2",
+                          "--state-dir", str(tmp_path / f"state-{k}")], capsys)  # fmt: skip
         assert result.exit_code == 0, result.output
+
+    transfer = run.OutputSession.transfer
+    overlapped: list[bool] = []
+
+    def share_2_meanwhile(session: run.OutputSession, *args: Any) -> Any:
+        if session.config.bucket_output and not overlapped and len(args[0]) > 1:
+            overlapped.append(True)
+            share(2)
+        return transfer(session, *args)
+
+    monkeypatch.setattr(run.OutputSession, "transfer", share_2_meanwhile)
+    share(1)
+    assert overlapped
+    monkeypatch.setattr(run.OutputSession, "transfer", transfer)
     local = tmp_path / "local"
     assert run_cli([*base, "-o", str(local)], capsys).exit_code == 0
     copied = copies(s3_server, lab_bucket)
@@ -412,7 +442,7 @@ def test_shares_copied_from_two_machines_make_the_whole_release_and_one_manifest
         ("s3://lab-copy/../x/", "not a usable prefix"),
         ("s3://lab-copy/a//b/", "not a usable prefix"),
         ("s3:///x", "names no bucket"),
-        ("s3://Lab_Bucket/x/", "not a valid bucket name"),
+        ("s3://lab*bucket/x/", "not a valid bucket name"),
     ],
 )
 def test_a_bucket_output_that_cannot_be_right_is_refused_before_anything(
@@ -454,3 +484,14 @@ def test_the_plan_the_question_and_the_report_name_the_bucket(
                     "--state-dir", str(tmp_path / "s2")], capsys)  # fmt: skip
     assert typo.exit_code == 3, typo.output
     assert "--dest-profile" in typo.stderr and "--aws-profile" not in typo.stderr
+
+
+def test_an_empty_endpoint_means_none_as_it_always_did(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    """`--endpoint-url "$S3_ENDPOINT"` with the variable unset: the default endpoint."""
+    obj = next(o for o in demo_objects if o.key.endswith(".mp4"))
+    result = run_cli(["fetch", obj.uri, "-o", str(tmp_path / "out"), "--endpoint-url", ""],
+                     capsys)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / obj.key.rsplit("/", 1)[1]).stat().st_size == obj.size

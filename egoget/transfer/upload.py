@@ -34,6 +34,7 @@ from ..errors import (
 )
 from ..ledger import Ledger, PartialFile
 from ..model import RemoteFile
+from ..retry import RetryPolicy
 from .chunks import ChunkLayout, layout_for
 from .integrity import FileDigests, PartHasher, bare_etag, multipart_etag
 from .sink import Opened, Resume, Sealed
@@ -54,6 +55,8 @@ MAX_HELD_CHUNK_BYTES = 1024 * 1024 * 1024
 _READ_BACK_BYTES = 8 * 1024 * 1024
 # The parts the ledger has are not in the upload (aborted, expired, or never sent).
 _UPLOAD_GONE_CODES = frozenset({"NoSuchUpload", "InvalidPart"})
+# The body arrived damaged or too slowly: sent again, it may well pass.
+_RESEND_CODES = frozenset({"BadDigest", "RequestTimeout", "IncompleteBody"})
 DEST_CREDENTIALS_HINT = (
     "the destination bucket is written with --dest-profile NAME (default: the source's "
     "credentials); check that profile's keys and its write access to the bucket"
@@ -65,10 +68,19 @@ class BucketStore:
     """The few S3 calls a copy needs, with botocore's errors turned into egoget's, each naming
     the destination's own options."""
 
-    def __init__(self, target: BucketTarget, source: S3Source, endpoint_url: str | None):
+    def __init__(
+        self,
+        target: BucketTarget,
+        source: S3Source,
+        endpoint_url: str | None,
+        retries: Callable[[], RetryPolicy],
+    ):
         self.target = target
         self._source = source
         self._endpoint_url = endpoint_url
+        # For the calls the engine does not retry (completing a file, the small files beside
+        # it): a file whose every byte was sent must not fail on one 503.
+        self._retries = retries
         self._client: S3Client | None = None
         self._lock = threading.Lock()
 
@@ -91,12 +103,16 @@ class BucketStore:
                 f"the multipart upload of {shown} lost its parts ({code}: aborted, expired or "
                 "never sent); copying the file again"
             )
+        if code in _RESEND_CODES:
+            return RetryableError(f"{shown}: the destination asked to send it again ({code})")
         error = self._source.classify(exc, self.target.bucket, shown)
-        if isinstance(error, AuthError):
+        if isinstance(error, AuthError | AccessDeniedError):
             error.hint = DEST_CREDENTIALS_HINT
         elif isinstance(error, UnreachableError):
             error.hint = f"{error.hint}; {DEST_ENDPOINT_HINT}" if error.hint else DEST_ENDPOINT_HINT
-        elif code and not isinstance(error, RetryableError | NotFoundError | AccessDeniedError):
+        elif code and not isinstance(
+            error, RetryableError | NotFoundError | AccessDeniedError | RemoteChangedError
+        ):
             # The store's own words (InvalidPart, EntityTooSmall, BadDigest), not a status.
             detail = str(response.get("Error", {}).get("Message", "")).strip()
             error = TransferError(f"{shown}: the destination refused: {code} {detail}".rstrip())
@@ -124,11 +140,13 @@ class BucketStore:
             {"PartNumber": number, "ETag": f'"{md5.hex()}"'}
             for number, md5 in enumerate(part_md5s, start=1)
         ]
-        found = self._call(
-            key,
-            lambda c: c.complete_multipart_upload(
-                Bucket=self._b, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            ),
+        found = self._retries().run(
+            lambda: self._call(
+                key,
+                lambda c: c.complete_multipart_upload(
+                    Bucket=self._b, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                ),
+            )
         )
         return found["ETag"], _etag_is_md5(found)
 
@@ -140,15 +158,15 @@ class BucketStore:
             )
 
     def put(self, key: str, body: bytes | bytearray, md5: bytes) -> tuple[str, bool]:
-        found = self._call(
-            key,
-            lambda c: c.put_object(
-                Bucket=self._b,
-                Key=key,
-                Body=_unstubbed(body),
-                ContentMD5=base64.b64encode(md5).decode(),
-            ),
-        )
+        found = self._retries().run(
+            lambda: self._call(
+                key,
+                lambda c: c.put_object(
+                    Bucket=self._b, Key=key, Body=_unstubbed(body),
+                    ContentMD5=base64.b64encode(md5).decode(),
+                ),
+            )
+        )  # fmt: skip
         return found["ETag"], _etag_is_md5(found)
 
     def put_changed(
@@ -171,6 +189,18 @@ class BucketStore:
             except EgogetError as exc:
                 failed.append((self.target.url + name, exc))
         return failed
+
+    def current(self, names: list[str]) -> dict[str, tuple[int, str]]:
+        """Of these small files (names below the prefix), those in the bucket now: their size
+        and bare ETag. For files other machines write too, the listing of the plan is old."""
+        found: dict[str, tuple[int, str]] = {}
+        for name in names:
+            try:
+                head = self._head(self.target.key(name))
+            except NotFoundError:
+                continue
+            found[name] = (int(head["ContentLength"]), bare_etag(str(head["ETag"])) or "")
+        return found
 
     def fetch_changed(
         self, names: list[str], folder: Path, objects: dict[str, tuple[int, str]]
@@ -200,9 +230,11 @@ class BucketStore:
         with contextlib.suppress(EgogetError):  # the copy's own error is the one to report
             self._call(key, lambda c: c.delete_object(Bucket=self._b, Key=key))
 
+    def _head(self, key: str) -> Any:
+        return self._call(key, lambda c: c.head_object(Bucket=self._b, Key=key))
+
     def size_of(self, key: str) -> int:
-        found = self._call(key, lambda c: c.head_object(Bucket=self._b, Key=key))
-        return int(found["ContentLength"])
+        return int(self._head(key)["ContentLength"])
 
     def read_back(self, key: str) -> FileDigests:
         """MD5 and SHA-256 of a copy, read from the bucket."""
