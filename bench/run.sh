@@ -16,3 +16,4 @@ python -m bench.scale
 python -m bench.listing
 python -m bench.rerun
 python -m bench.prepare
+python -m bench.copy
