@@ -211,8 +211,9 @@ class Engine:
     def _keep(self, chunk: FetchedChunk, part_md5s: bytes) -> EgogetError | None:
         """Make a fetched chunk durable where its file is kept (an upload sends it)."""
         job = chunk.job
-        if job.state is JobState.RESTARTING:
-            return None  # its chunks are not recorded: the file starts again
+        if job.state is JobState.RESTARTING or not job.sink.in_memory:
+            # A restarting file's chunks are not recorded; a part file holds its chunks already.
+            return None
         try:
             self._retrying(job.file.dest, lambda: job.sink.chunk_fetched(chunk.index, part_md5s))
         except EgogetError as exc:
