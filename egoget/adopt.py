@@ -1,6 +1,7 @@
 """Files already on disk under their final names that egoget's ledger does not know (an
 official CLI's download, a copy from a colleague, an older run): verified in place and
-recorded, instead of fetched again.
+recorded, instead of fetched again. Objects already in a destination bucket are found and
+checked the same way (``upload.py`` reads them back).
 
 Most Ego4D users already hold a partial or silently incomplete official download. Each such
 file is checked as a fresh download would be (size, then its ETag or the manifest's checksum,
@@ -14,6 +15,7 @@ import dataclasses
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +26,35 @@ from .model import ItemProgress, RemoteFile
 from .sources import SourceRegistry
 from .sources.base import RemoteStat
 from .transfer.integrity import multipart_parts
-from .transfer.verify import Check, FileContent, Promise, checks_text, verify
+from .transfer.verify import Check, Content, FileContent, Promise, checks_text, verify
 
 ADOPT_SLICE = 4096
+
+
+@dataclass
+class FoundCopy:
+    """A file found where a planned one goes, opened for checking."""
+
+    content: Content
+    size: int
+    where: str  # "on disk", "in the bucket": for messages
+    mtime_ns: int = 0  # of a local file
+    copy_etag: str | None = None  # of an object in a bucket
+    close: Callable[[], None] = lambda: None
+
+
+# Opens what was found for a planned file (OSError or EgogetError if it cannot be read).
+Finder = Callable[[RemoteFile], FoundCopy]
+
+
+def local_finder(output: Path) -> Finder:
+    def find(file: RemoteFile) -> FoundCopy:
+        fd = os.open(output / file.dest, os.O_RDONLY | os.O_NOFOLLOW)
+        st = os.fstat(fd)
+        return FoundCopy(FileContent(fd), st.st_size, "on disk", st.st_mtime_ns,
+                         close=lambda: os.close(fd))  # fmt: skip
+
+    return find
 
 
 @dataclass
@@ -65,7 +93,7 @@ def _regular_files(folder: str) -> frozenset[str]:
 
 def adopt_existing(
     files: list[RemoteFile],
-    output: Path,
+    find: Finder,
     registry: SourceRegistry,
     ledger: Ledger,
     procs: int,
@@ -73,8 +101,9 @@ def adopt_existing(
     progress: ItemProgress,
     cancelled: threading.Event,
 ) -> Adoption:
-    """Verify each file already on disk (``files``: from existing_files) in parallel, record
-    the ones that match in the ledger, and say why the others do not."""
+    """Verify each file found (``files``: those ``find`` opens: on disk, from existing_files; in
+    a bucket) in parallel, record the ones that match in the ledger, and say why the others
+    do not."""
     adoption = Adoption()
     lock = threading.Lock()
 
@@ -87,7 +116,7 @@ def adopt_existing(
                 source = registry.for_uri(file.uri)
                 remote = registry.settings.metadata_retries().run(lambda: source.stat(file.uri))
                 file = dataclasses.replace(file, size=remote.size, etag=file.etag or remote.etag)
-            record = _verified_record(file, output, registry, size_only)
+            record = _verified_record(file, find, registry, size_only)
         except IntegrityError as exc:
             with lock:
                 adoption.mismatched[file.dest] = exc.message
@@ -117,16 +146,14 @@ def adopt_existing(
 
 
 def _verified_record(
-    file: RemoteFile, output: Path, registry: SourceRegistry, size_only: bool
+    file: RemoteFile, find: Finder, registry: SourceRegistry, size_only: bool
 ) -> VerifiedFile:
-    path = output / file.dest
     source = registry.for_uri(file.uri)
     assert file.size is not None
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    found = find(file)
     try:
-        st = os.fstat(fd)
-        if st.st_size != file.size:
-            raise IntegrityError(f"{st.st_size:,} bytes on disk, expected {file.size:,}")
+        if found.size != file.size:
+            raise IntegrityError(f"{found.size:,} bytes {found.where}, expected {file.size:,}")
         part_size = None
         if size_only:
             checks = Check.SIZE
@@ -138,9 +165,9 @@ def _verified_record(
                 file.size, file.etag, source.etag_is_md5(file.uri), file.md5, file.sha256,
                 part_size,
             )  # fmt: skip
-            checks = verify(FileContent(fd), promise)
+            checks = verify(found.content, promise)
     finally:
-        os.close(fd)
+        found.close()
     return VerifiedFile(
         dest=file.dest,
         uri=source.redact(file.uri),
@@ -151,6 +178,7 @@ def _verified_record(
         sha256=file.sha256,
         part_size=part_size,
         checked=checks_text(checks),
-        mtime_ns=st.st_mtime_ns,
+        mtime_ns=found.mtime_ns,
         verified_at=time.time(),
+        copy_etag=found.copy_etag,
     )

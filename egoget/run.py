@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .adopt import adopt_existing, existing_files
+from .adopt import Finder, adopt_existing, existing_files, local_finder
 from .config import BucketTarget, DatasetConfig, TransferConfig
 from .constants import LEDGER_FILE_NAME, PART_SUFFIX, STATE_DIR_NAME
 from .errors import (
@@ -512,12 +512,15 @@ def run_plan(
     diff = session.diff(plan)
     check_link_expiry(diff.todo, session.registry)
     if session.bucket is not None:
-        adopt_copies(session, diff, hooks)
-    on_disk = existing_files(diff.todo, config.output) if session.bucket is None else []
-    if on_disk and config.dry_run:
-        diff.unchecked_on_disk = len(on_disk)
-    elif on_disk:
-        adopt_found(session, diff, on_disk, hooks, cancelled)
+        found = keep_copies_with_the_sources_etag(session, diff, hooks)
+        find, where = session.bucket.finder(session.bucket_objects), "in the bucket"
+    else:
+        found = existing_files(diff.todo, config.output)
+        find, where = local_finder(config.output), "on disk"
+    if found and config.dry_run:
+        diff.unchecked_on_disk = len(found)
+    elif found:
+        adopt_found(session, diff, found, find, where, hooks, cancelled)
     result = RunResult(diff=diff, refused=list(refused or []), dry_run=config.dry_run)
     if cancelled.is_set():
         result.summary.interrupted = True
@@ -532,18 +535,21 @@ def run_plan(
 def adopt_found(
     session: OutputSession,
     diff: PlanDiff,
-    on_disk: list[RemoteFile],
+    found: list[RemoteFile],
+    find: Finder,
+    where: str,
     hooks: RunHooks,
     cancelled: threading.Event,
 ) -> None:
-    """Verify the files already on disk and move the ones that match from todo to present."""
+    """Verify the files found (``where``: on disk, in the bucket) and move the ones that match
+    from todo to present."""
     config = session.config
-    progress = hooks.step_progress(len(on_disk), "files found on disk checked")
+    progress = hooks.step_progress(len(found), f"files found {where} checked")
     adoption = adopt_existing(
-        on_disk, config.output, session.registry, session.ledger, config.procs,
+        found, find, session.registry, session.ledger, config.procs,
         config.trust_existing == "size", progress, cancelled,
     )  # fmt: skip
-    summary = f"{len(adoption.adopted)} of {len(on_disk)} files found on disk match and are kept"
+    summary = f"{len(adoption.adopted)} of {len(found)} files found {where} match and are kept"
     if config.trust_existing == "size":
         summary += " (by size: --trust-existing size)"
     if adoption.mismatched:
@@ -554,23 +560,26 @@ def adopt_found(
     diff.present += adoption.adopted
     diff.present_bytes += adoption.adopted_bytes
     diff.todo_bytes_known -= adoption.adopted_bytes
-    diff.adopted, diff.adopted_bytes = len(adoption.adopted), adoption.adopted_bytes
+    diff.adopted += len(adoption.adopted)
+    diff.adopted_bytes += adoption.adopted_bytes
     diff.mismatched = adoption.mismatched
 
 
-def adopt_copies(session: OutputSession, diff: PlanDiff, hooks: RunHooks) -> None:
+def keep_copies_with_the_sources_etag(
+    session: OutputSession, diff: PlanDiff, hooks: RunHooks
+) -> list[RemoteFile]:
     """Objects already in the bucket that egoget did not copy (another tool's, a lost ledger)
-    are kept where their size and ETag are the source's: the same content, cut into the same
-    parts. Any other object there is copied again: its parts may differ, so its ETag says
-    nothing without reading it."""
+    whose size and ETag are the source's hold the same content in the same parts: kept without
+    reading them. Returns the other planned files the bucket holds, to be read back."""
     objects = session.bucket_objects
     matching = [
         f for f in diff.todo
         if f.etag is not None and objects.get(f.dest) == (f.size, bare_etag(f.etag))
     ]  # fmt: skip
-    found = sum(1 for f in diff.todo if f.dest in objects)
-    if not found:
-        return
+    kept = {f.dest for f in matching}
+    others = [f for f in diff.todo if f.dest in objects and f.dest not in kept]
+    if not matching:
+        return others
     for file in matching:
         check = Check.ETAG_MULTIPART if multipart_parts(file.etag) else Check.ETAG_MD5
         session.ledger.record_verified(
@@ -581,20 +590,20 @@ def adopt_copies(session: OutputSession, diff: PlanDiff, hooks: RunHooks) -> Non
                 mtime_ns=0, verified_at=time.time(), copy_etag=bare_etag(file.etag),
             )
         )  # fmt: skip
-    kept = {f.dest for f in matching}
     kept_bytes = sum(f.size or 0 for f in matching)
     diff.todo = [f for f in diff.todo if f.dest not in kept]
     diff.present += matching
     diff.present_bytes += kept_bytes
     diff.todo_bytes_known -= kept_bytes
     diff.adopted, diff.adopted_bytes = len(matching), kept_bytes
-    summary = (
-        f"{len(matching)} of {found} objects found in the bucket have the source's size and "
-        "ETag and are kept"
+    n = len(matching)
+    hooks.step_done(
+        StepOutcome(
+            f"{n} {plural(n, 'file', 'files')} found in the bucket with the source's size and "
+            "ETag kept"
+        )
     )
-    if found > len(matching):
-        summary += f"; {found - len(matching)} will be copied again"
-    hooks.step_done(StepOutcome(summary))
+    return others
 
 
 def manifest_cache() -> Path:

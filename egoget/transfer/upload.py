@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ..adopt import Finder, FoundCopy
 from ..config import BucketTarget
 from ..errors import (
     AccessDeniedError,
@@ -236,21 +237,44 @@ class BucketStore:
     def size_of(self, key: str) -> int:
         return int(self._head(key)["ContentLength"])
 
-    def read_back(self, key: str) -> FileDigests:
-        """MD5 and SHA-256 of a copy, read from the bucket."""
+    def read_back(self, key: str, part_size: int | None = None) -> tuple[FileDigests, bytes]:
+        """MD5 and SHA-256 of an object, read from the bucket, and with ``part_size`` the MD5s
+        of its parts of that size, joined (to recompute a multipart ETag)."""
 
-        def read(client: S3Client) -> FileDigests:
-            md5, sha256 = hashlib.md5(), hashlib.sha256()
+        def read(client: S3Client) -> tuple[FileDigests, bytes]:
+            md5, sha256, part = hashlib.md5(), hashlib.sha256(), hashlib.md5()
+            parts: list[bytes] = []
+            in_part = 0
             body = client.get_object(Bucket=self._b, Key=key)["Body"]
             try:
                 for block in body.iter_chunks(_READ_BACK_BYTES):
                     md5.update(block)
                     sha256.update(block)
+                    view = memoryview(block)
+                    while part_size and view:
+                        take = min(len(view), part_size - in_part)
+                        part.update(view[:take])
+                        view, in_part = view[take:], in_part + take
+                        if in_part == part_size:
+                            parts.append(part.digest())
+                            part, in_part = hashlib.md5(), 0
             finally:
                 body.close()
-            return FileDigests(md5.hexdigest(), sha256.hexdigest())
+            if in_part:
+                parts.append(part.digest())
+            return FileDigests(md5.hexdigest(), sha256.hexdigest()), b"".join(parts)
 
         return self._call(key, read)
+
+    def finder(self, objects: dict[str, tuple[int, str]]) -> Finder:
+        """Opens the objects of the listing ``objects`` as found copies of planned files."""
+
+        def find(file: RemoteFile) -> FoundCopy:
+            size, etag = objects[file.dest]
+            copy = CopyContent(self, self.target.key(file.dest), size)
+            return FoundCopy(copy, size, "in the bucket", copy_etag=etag)
+
+        return find
 
     def check(self) -> None:
         """The bucket exists, can be reached, and these credentials may list it: said before
@@ -428,7 +452,7 @@ class MultipartUpload:
             if is_md5 and bare_etag(etag) != expected:
                 raise IntegrityError(f"the copy's ETag is {etag}, expected {expected}")
             if self._upload_id is not None:
-                copy = _CopyContent(self._store, self._key)
+                copy = CopyContent(self._store, self._key)
                 checked = checks_text(verify(copy, promise, known))
         except IntegrityError:
             self._store.delete(self._key)  # a copy that failed its checks is not left behind
@@ -493,21 +517,30 @@ class _HeldContent:
         )
 
 
-class _CopyContent:
-    """A copy in the bucket, read back only for a digest nothing hashed in flight."""
+class CopyContent:
+    """An object in the bucket, read back (once) only for a digest nothing hashed in flight:
+    a copy just made, or one found there."""
 
-    def __init__(self, store: BucketStore, key: str):
+    def __init__(self, store: BucketStore, key: str, size: int | None = None):
         self._store = store
         self._key = key
-        self._digests: FileDigests | None = None
+        self._size = size
+        self._read: tuple[FileDigests, bytes] | None = None
+        self._part_size: int | None = None
 
     def size(self) -> int:
-        return self._store.size_of(self._key)
+        if self._size is None:
+            self._size = self._store.size_of(self._key)
+        return self._size
+
+    def _read_back(self, part_size: int | None) -> tuple[FileDigests, bytes]:
+        if self._read is None or (part_size and part_size != self._part_size):
+            self._read = self._store.read_back(self._key, part_size)
+            self._part_size = part_size
+        return self._read
 
     def digests(self) -> FileDigests:
-        if self._digests is None:
-            self._digests = self._store.read_back(self._key)
-        return self._digests
+        return self._read_back(self._part_size)[0]
 
     def multipart_etag(self, part_size: int) -> str:
-        raise AssertionError("a copy's parts are hashed in flight")
+        return multipart_etag(self._read_back(part_size)[1])
