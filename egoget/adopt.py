@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import RUN_FATAL_ERRORS, EgogetError, IntegrityError
 from .ledger import Ledger, VerifiedFile
@@ -27,6 +28,9 @@ from .sources import SourceRegistry
 from .sources.base import RemoteStat
 from .transfer.integrity import multipart_parts
 from .transfer.verify import Check, Content, FileContent, Promise, checks_text, verify
+
+if TYPE_CHECKING:
+    from .transfer.upload import BucketStore
 
 ADOPT_SLICE = 4096
 
@@ -53,6 +57,18 @@ def local_finder(output: Path) -> Finder:
         st = os.fstat(fd)
         return FoundCopy(FileContent(fd), st.st_size, "on disk", st.st_mtime_ns,
                          close=lambda: os.close(fd))  # fmt: skip
+
+    return find
+
+
+def bucket_finder(store: BucketStore, objects: dict[str, tuple[int, str]]) -> Finder:
+    """Opens the objects of a bucket's listing (name -> size, ETag) as found copies."""
+    from .transfer.upload import CopyContent  # a copy into a bucket only
+
+    def find(file: RemoteFile) -> FoundCopy:
+        size, etag = objects[file.dest]
+        copy = CopyContent(store, store.target.key(file.dest), size)
+        return FoundCopy(copy, size, "in the bucket", copy_etag=etag)
 
     return find
 

@@ -27,9 +27,8 @@ from .constants import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_PROCS,
     DEFAULT_STALL_TIMEOUT_S,
-    ENV_EGOGET_ENDPOINT_URL,
-    ENV_ENDPOINT_URL,
     default_encoders,
+    endpoint_from_environment,
 )
 from .errors import ConfigError, UnsafePathError
 from .paths import safe_relative_path
@@ -86,7 +85,7 @@ def url_output_problem(text: str, bucket_ok: bool = False) -> str | None:
         return None
     if bucket:
         target = BucketTarget.parse(text)
-        state = bucket_state_dir(target, _environment_endpoint())
+        state = bucket_state_dir(target, endpoint_from_environment())
         return (
             f"{text} is a bucket, and this command works on a local directory. A copy in a "
             f"bucket keeps its ledger in its --state-dir (by default here: {state}): "
@@ -118,10 +117,6 @@ class BucketTarget:
 
     def key(self, dest: str) -> str:
         return self.prefix + dest
-
-
-def _environment_endpoint() -> str | None:
-    return os.environ.get(ENV_EGOGET_ENDPOINT_URL) or os.environ.get(ENV_ENDPOINT_URL)
 
 
 def bucket_state_dir(target: BucketTarget, endpoint_url: str | None) -> Path:
@@ -235,7 +230,7 @@ class TransferConfig(BaseModel):
             raise ValueError(problem)
         target = BucketTarget.parse(value)
         endpoint = (
-            data.get("dest_endpoint_url") or data.get("endpoint_url") or _environment_endpoint()
+            data.get("dest_endpoint_url") or data.get("endpoint_url") or endpoint_from_environment()
         )
         local = data.get("state_dir") or bucket_state_dir(target, endpoint)
         return {**data, key: local, "bucket_output": target.url}

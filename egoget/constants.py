@@ -8,6 +8,12 @@ ENV_DEBUG = "EGOGET_DEBUG"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 ENV_EGOGET_ENDPOINT_URL = "EGOGET_ENDPOINT_URL"
 
+
+def endpoint_from_environment() -> str | None:
+    """The S3 endpoint the environment names: egoget's own variable, then boto3's."""
+    return os.environ.get(ENV_EGOGET_ENDPOINT_URL) or os.environ.get(ENV_ENDPOINT_URL)
+
+
 STATE_DIR_NAME = ".egoget"
 LEDGER_FILE_NAME = "ledger.sqlite"
 LOCK_FILE_NAME = "lock"

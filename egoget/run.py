@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .adopt import Finder, adopt_existing, existing_files, local_finder
+from .adopt import Finder, adopt_existing, bucket_finder, existing_files, local_finder
 from .config import BucketTarget, DatasetConfig, TransferConfig
 from .constants import LEDGER_FILE_NAME, PART_SUFFIX, STATE_DIR_NAME
 from .errors import (
@@ -48,11 +48,11 @@ from .sources import SourceRegistry, SourceSettings
 from .transfer.engine import Engine, TransferOptions
 from .transfer.events import Event, EventSink, FileDone, TransferSummary
 from .transfer.integrity import bare_etag, multipart_parts
-from .transfer.upload import BucketFolder, BucketStore
 from .transfer.verify import Check, checks_text
 
 if TYPE_CHECKING:
     from .datasets import Dataset
+    from .transfer.upload import BucketStore
 
 MIB = 1024 * 1024
 # In a bucket copy's state dir: the manifests and metadata it plans from, and the bookkeeping
@@ -220,13 +220,22 @@ class OutputSession:
     """The output directory held for one run: its lock and ledger, and transfers into it. A
     dry run holds nothing and writes nothing: it reads a snapshot of the ledger."""
 
-    def __init__(self, config: TransferConfig, registry: SourceRegistry, shared: bool = False):
+    def __init__(
+        self,
+        config: TransferConfig,
+        registry: SourceRegistry,
+        shared: bool = False,
+        bucket: BucketStore | None = None,
+    ):
+        """``bucket``: the store of ``config.bucket_output`` (-o s3://...), which the files are
+        copied into; None for a local folder."""
+        assert (bucket is None) == (config.bucket_output is None)
         self.config = config
         self.registry = registry
         self._lock = OutputLock(state_dir(config.output))
         self._shared = shared  # a directory runs take turns on (the manifest cache)
         self._ledger: Ledger | None = None
-        self._bucket: BucketStore | None = None
+        self.bucket = bucket
         # The bucket's objects under the prefix, as the last diff listed them.
         self.bucket_objects: dict[str, tuple[int, str]] = {}
         # With a bucket: the files the plan was made from, kept locally, by their names.
@@ -253,13 +262,6 @@ class OutputSession:
     def ledger(self) -> Ledger:
         assert self._ledger is not None, "use OutputSession as a context manager"
         return self._ledger
-
-    @property
-    def bucket(self) -> BucketStore | None:
-        """The bucket the files are copied into (-o s3://...), or None: a local folder."""
-        if self._bucket is None and self.config.bucket_output is not None:
-            self._bucket = bucket_store(self.config, self.registry)
-        return self._bucket
 
     def diff(self, plan: Plan) -> PlanDiff:
         copies = None
@@ -294,7 +296,7 @@ class OutputSession:
             ),
             emit,
             cancelled,
-            BucketFolder(self.bucket, self.ledger) if self.bucket is not None else None,
+            self.bucket.destination(self.ledger) if self.bucket is not None else None,
         )
         summary = engine.run(files)
         self.ledger.flush()
@@ -310,7 +312,9 @@ def bucket_store(config: TransferConfig, registry: SourceRegistry) -> BucketStor
         endpoint_url=config.dest_endpoint_url or registry.settings.endpoint_url,
         aws_profile=config.dest_profile or registry.settings.aws_profile,
     )
-    from .sources.s3 import S3Source  # only a copy into a bucket needs it up front
+    # Only a copy into a bucket needs these, up front.
+    from .sources.s3 import S3Source
+    from .transfer.upload import BucketStore
 
     target = BucketTarget.parse(config.bucket_output)
     source = SourceRegistry(settings).for_uri(f"s3://{target.bucket}/")
@@ -384,11 +388,12 @@ def execute(
     """Plan, confirm, transfer, then the steps after the download (unpacking, cutting clips),
     in one session on the output directory. ``registry.settings.cancelled`` stops it."""
     cancelled = registry.settings.cancelled
-    if config.bucket_output is not None:
-        bucket_store(config, registry).check()
+    bucket = bucket_store(config, registry) if config.bucket_output is not None else None
+    if bucket is not None:
+        bucket.check()
     if not config.dry_run:
         ensure_output_dir(config.output)
-    with OutputSession(config, registry) as session:
+    with OutputSession(config, registry, bucket=bucket) as session:
         planned = planner(session, hooks, cancelled)
         for message in planned.notes:
             hooks.note(message)
@@ -513,7 +518,7 @@ def run_plan(
     check_link_expiry(diff.todo, session.registry)
     if session.bucket is not None:
         found = keep_copies_with_the_sources_etag(session, diff, hooks)
-        find, where = session.bucket.finder(session.bucket_objects), "in the bucket"
+        find, where = bucket_finder(session.bucket, session.bucket_objects), "in the bucket"
     else:
         found = existing_files(diff.todo, config.output)
         find, where = local_finder(config.output), "on disk"

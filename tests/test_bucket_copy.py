@@ -58,6 +58,16 @@ def source_etag(s3_server: SeaweedServer, obj: MirrorObject) -> str:
     return s3_server.client().head_object(Bucket=obj.bucket, Key=obj.key)["ETag"]
 
 
+def the_only_copy_is(
+    obj: MirrorObject, s3_server: SeaweedServer, lab_bucket: str
+) -> dict[str, object]:
+    """The prefix holds one object: ``obj``'s bytes, with its source's ETag."""
+    (copy,) = copies(s3_server, lab_bucket).values()
+    assert copy["bytes"] == object_bytes(obj.key, obj.size)
+    assert copy["etag"] == source_etag(s3_server, obj)
+    return copy
+
+
 def test_a_release_copied_into_a_bucket_is_verified_and_a_rerun_copies_nothing(
     s3_server: SeaweedServer, demo_objects: list[MirrorObject], lab_bucket: str,
     tmp_path: Path, capsys: CaptureFixture,
@@ -125,9 +135,7 @@ def test_a_multipart_object_is_copied_part_for_part(
         capsys,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    (copy,) = copies(s3_server, lab_bucket).values()
-    assert copy["bytes"] == object_bytes(large_object.key, large_object.size)
-    assert copy["etag"] == source_etag(s3_server, large_object)
+    copy = the_only_copy_is(large_object, s3_server, lab_bucket)
     assert str(copy["etag"]).endswith('-8"')
 
 
@@ -222,9 +230,7 @@ def test_a_killed_copy_resumes_its_upload_and_sends_only_the_missing_parts(
     assert rerun.exit_code == 0, rerun.output
     assert rerun.report is not None
     assert rerun.report["bytes_received"] == large_object.size - done * chunk
-    (copy,) = copies(s3_server, lab_bucket).values()
-    assert copy["bytes"] == object_bytes(large_object.key, large_object.size)
-    assert copy["etag"] == source_etag(s3_server, large_object)
+    the_only_copy_is(large_object, s3_server, lab_bucket)
     assert not client.list_multipart_uploads(Bucket=LAB_BUCKET, Prefix=prefix).get("Uploads")
 
 
@@ -309,9 +315,7 @@ def test_ctrl_c_mid_copy_then_a_rerun_completes_it(
     assert process.wait(timeout=30) == 130
     rerun = run_cli(args, capsys)
     assert rerun.exit_code == 0, rerun.output
-    (copy,) = copies(s3_server, lab_bucket).values()
-    assert copy["bytes"] == object_bytes(large_object.key, large_object.size)
-    assert copy["etag"] == source_etag(s3_server, large_object)
+    the_only_copy_is(large_object, s3_server, lab_bucket)
 
 
 @pytest.fixture
@@ -394,9 +398,7 @@ def test_a_labs_store_behind_a_proxy_with_a_private_ca(
         capsys,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    (copy,) = copies(s3_server, lab_bucket).values()
-    assert copy["bytes"] == object_bytes(large_object.key, large_object.size)
-    assert copy["etag"] == source_etag(s3_server, large_object)
+    the_only_copy_is(large_object, s3_server, lab_bucket)
     seen = forward_proxy.requests_seen()[before:]
     assert seen and all(line.startswith(f"CONNECT {PROXY_ONLY_HOST}:") for line in seen), seen
 

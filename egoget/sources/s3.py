@@ -25,11 +25,10 @@ from urllib.parse import parse_qsl, unquote_plus, urlsplit
 from xml.etree import ElementTree
 
 from ..constants import (
-    ENV_EGOGET_ENDPOINT_URL,
-    ENV_ENDPOINT_URL,
     LISTING_PAGE_MAX_BYTES,
     METADATA_MAX_ATTEMPTS,
     PRESIGN_EXPIRY_S,
+    endpoint_from_environment,
 )
 from ..errors import (
     CREDENTIALS_HINT,
@@ -138,11 +137,7 @@ class S3Source(Source):
     def __init__(self, settings: SourceSettings, transport: HttpTransport):
         self._settings = settings
         self._transport = transport
-        self._endpoint_url = (
-            settings.endpoint_url
-            or os.environ.get(ENV_EGOGET_ENDPOINT_URL)
-            or os.environ.get(ENV_ENDPOINT_URL)
-        )
+        self._endpoint_url = settings.endpoint_url or endpoint_from_environment()
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[str, S3Client] = {}
