@@ -133,7 +133,7 @@ class BucketStore:
                 Body=_unstubbed(body), ContentMD5=base64.b64encode(md5).decode(),
             ),
         )  # fmt: skip
-        return found["ETag"], _etag_is_md5(found)
+        return found["ETag"], etag_is_md5(found)
 
     def complete(self, key: str, upload_id: str, part_md5s: list[bytes]) -> tuple[str, bool]:
         parts: Any = [
@@ -148,7 +148,7 @@ class BucketStore:
                 ),
             )
         )
-        return found["ETag"], _etag_is_md5(found)
+        return found["ETag"], etag_is_md5(found)
 
     def abort(self, key: str, upload_id: str) -> None:
         # An upload already gone, or a store that refuses: the run goes on.
@@ -167,7 +167,7 @@ class BucketStore:
                 ),
             )
         )  # fmt: skip
-        return found["ETag"], _etag_is_md5(found)
+        return found["ETag"], etag_is_md5(found)
 
     def put_changed(
         self, files: dict[str, Path], objects: dict[str, tuple[int, str]]
@@ -481,9 +481,14 @@ def _unstubbed(body: bytes | bytearray) -> bytes:
     return cast(bytes, body)
 
 
-def _etag_is_md5(response: Any) -> bool:
-    """Under SSE-KMS or SSE-C, S3's ETags are not MD5s (the Content-MD5 still held)."""
-    return response.get("ServerSideEncryption") != "aws:kms" and not response.get(
+# S3's ETags are MD5s only for plaintext and SSE-S3 objects: not under SSE-KMS, DSSE-KMS
+# ("aws:kms:dsse"), SSE-C, or an encryption S3 may add (the S3 API reference on ETag).
+_MD5_ETAG_ENCRYPTIONS = frozenset({None, "AES256"})
+
+
+def etag_is_md5(response: Any) -> bool:
+    """Whether an upload's ETag is its MD5 (where it is not, the Content-MD5 still held)."""
+    return response.get("ServerSideEncryption") in _MD5_ETAG_ENCRYPTIONS and not response.get(
         "SSECustomerAlgorithm"
     )
 
