@@ -87,6 +87,8 @@ def existing_files(files: list[RemoteFile], output: Path) -> list[RemoteFile]:
     Each folder is listed once instead of each file looked up: a million planned files lie in
     tens of thousands of folders, most of them not there yet on a first run."""
     root = os.fspath(output)
+    if not os.path.isdir(root):
+        return []  # a first run: nothing there to look through
     listed: dict[str, frozenset[str]] = {}
     found = []
     for file in files:

@@ -12,6 +12,7 @@ SystemExit); files that failed alone are in ``RunResult.failed``, the others are
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -102,6 +103,10 @@ def _execute(
     except KeyboardInterrupt:
         registry.settings.cancelled.set()
         raise Interrupted("interrupted; finished chunks are kept") from None
+    finally:
+        # A run keeps its plan out of the cyclic collector's passes; in the caller's process
+        # the collector gets back all it had when the run is over.
+        gc.unfreeze()
     if result.summary.fatal is not None:
         raise result.summary.fatal
     if result.summary.interrupted:

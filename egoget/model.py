@@ -81,6 +81,41 @@ class RemoteFile:
     sha256: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def listed(
+        cls,
+        uri: str,
+        dest: SafeRelPath,
+        size: int | None,
+        md5: str | None,
+        sha256: str | None,
+        tags: Mapping[str, str],
+    ) -> RemoteFile:
+        """A file as a manifest lists it, made the fast way: the dataclass's ``__init__`` sets
+        each field of a frozen class through ``object.__setattr__`` (1.7 µs a file, seconds for a
+        million-file plan); this sets them through the slots (0.8 µs)."""
+        file = object.__new__(cls)
+        _SET_URI(file, uri)
+        _SET_DEST(file, dest)
+        _SET_SIZE(file, size)
+        _SET_ETAG(file, None)
+        _SET_VERSION_ID(file, None)
+        _SET_MD5(file, md5)
+        _SET_SHA256(file, sha256)
+        _SET_TAGS(file, tags)
+        return file
+
+
+_SLOTS = vars(RemoteFile)
+_SET_URI = _SLOTS["uri"].__set__
+_SET_DEST = _SLOTS["dest"].__set__
+_SET_SIZE = _SLOTS["size"].__set__
+_SET_ETAG = _SLOTS["etag"].__set__
+_SET_VERSION_ID = _SLOTS["version_id"].__set__
+_SET_MD5 = _SLOTS["md5"].__set__
+_SET_SHA256 = _SLOTS["sha256"].__set__
+_SET_TAGS = _SLOTS["tags"].__set__
+
 
 @dataclass
 class Plan:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from egoget import jsonlist
 from egoget.datasets.drive_assets import EGO2EXO_METADATA
 from egoget.datasets.ego2exo import benchmark_takes
 from tests.mirror import SeaweedServer
@@ -32,6 +34,35 @@ def data_files(out: Path) -> set[str]:
     }  # fmt: skip
 
 
+class Reading:
+    """How the run reads its manifests: whole, or (as a large manifest is read) cut into
+    pieces that other processes read."""
+
+    def __init__(self, in_pieces: bool):
+        self.in_pieces = in_pieces
+        self.pieces: list[int] = []
+
+    def was_as_asked(self) -> bool:
+        return max(self.pieces, default=1) > 1 if self.in_pieces else not self.pieces
+
+
+@pytest.fixture(params=["read whole", "read in pieces"])
+def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Reading:
+    reading = Reading(request.param == "read in pieces")
+    if reading.in_pieces:
+        monkeypatch.setattr(jsonlist, "MIN_PIECE_BYTES", 64)
+        monkeypatch.setattr(jsonlist, "processes_available", lambda: 4)
+    split = jsonlist.split_json_list
+
+    def counted(*args: Any) -> list[jsonlist.Piece]:
+        pieces = split(*args)
+        reading.pieces.append(len(pieces))
+        return pieces
+
+    monkeypatch.setattr(jsonlist, "split_json_list", counted)
+    return reading
+
+
 def relative(obj: MirrorObject) -> str:
     return obj.key.removeprefix(f"{EGOEXO_PREFIX}/")
 
@@ -52,11 +83,12 @@ def in_parts(
 
 def test_default_parts_land_at_their_relative_paths(
     s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], tmp_path: Path,
-    capsys: CaptureFixture,
+    capsys: CaptureFixture, reading: Reading,
 ) -> None:  # fmt: skip
     out = tmp_path / "egoexo"
     result = download(capsys, out)
     assert result.exit_code == 0, result.output
+    assert reading.was_as_asked()
     expected = in_parts(egoexo_objects, s3_server, DEFAULT_PARTS)
     assert data_files(out) == expected
     for obj in egoexo_objects:
@@ -79,7 +111,7 @@ def test_uids_select_takes_but_keep_metadata_and_annotations(
 
 
 def test_uids_keep_the_listed_takes_own_annotations_and_commentary(
-    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture, reading: Reading
 ) -> None:
     """The release's annotation files come whole, but per-take annotations (uid = take uid) and
     expert commentary (uid "<take_uid>_<expert>") only for the listed takes: upstream's own
@@ -94,6 +126,7 @@ def test_uids_keep_the_listed_takes_own_annotations_and_commentary(
     assert not any(f.endswith(f"/{other_uid}.json") for f in files)
     assert f"annotations/expert_commentary/{name}/expert1/commentary.json" in files
     assert not any(other_name in f for f in files)
+    assert reading.was_as_asked()
 
 
 def test_a_part_the_release_has_beyond_the_table_and_manifests_kept_with_the_state(
@@ -112,7 +145,7 @@ def test_a_part_the_release_has_beyond_the_table_and_manifests_kept_with_the_sta
 
 
 def test_views_universities_splits_and_benchmarks_filter(
-    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture, reading: Reading
 ) -> None:
     result = download(capsys, tmp_path / "v", "--parts", "takes", "--views", "exo")
     assert result.exit_code == 0, result.output
@@ -133,6 +166,7 @@ def test_views_universities_splits_and_benchmarks_filter(
         "cmu_bike01_2", "upenn_cook03_4"}  # fmt: skip
     assert files & {"annotations/keystep_train.json"}
     assert "annotations/proficiency_demonstration_train.json" not in files
+    assert reading.was_as_asked()
 
 
 def test_unknown_benchmark_is_an_error_not_an_empty_selection(
@@ -179,14 +213,14 @@ def test_size_differing_from_the_manifest_fails_the_run(
 
 def test_hostile_relative_paths_are_refused(
     s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], tmp_path: Path,
-    capsys: CaptureFixture,
+    capsys: CaptureFixture, reading: Reading,
 ) -> None:  # fmt: skip
     base = "s3://ego4d-consortium-sharing/egoexo-hostile/"
     obj = next(o for o in egoexo_objects if o.key.endswith("takes.json"))
-    entries = [{"uid": "takes", "paths": [
-        {"source_path": obj.uri, "relative_path": "../../escaped.json", "size": obj.size},
-        {"source_path": obj.uri, "relative_path": "/etc/cron.d/x", "size": obj.size},
-        {"source_path": obj.uri, "relative_path": "ok/takes.json", "size": obj.size}]}]  # fmt: skip
+    names = ["../../escaped.json", "/etc/cron.d/x", "ok/takes.json"]
+    entries = [{"uid": f"takes{i}", "paths": [
+        {"source_path": obj.uri, "relative_path": name, "size": obj.size}]}
+        for i, name in enumerate(names)]  # fmt: skip
     s3_server.client().put_object(Bucket=CONSORTIUM_BUCKET,
                                   Key="egoexo-hostile/v2/metadata/manifest.json",
                                   Body=json.dumps(entries).encode())  # fmt: skip
@@ -203,6 +237,7 @@ def test_hostile_relative_paths_are_refused(
         not (tmp_path / "escaped.json").exists()
         and not (tmp_path / "inside" / "escaped.json").exists()
     )
+    assert reading.was_as_asked()
 
 
 def test_manifests_read_a_block_at_a_time_give_the_same_download(
@@ -234,7 +269,7 @@ def test_manifests_read_a_block_at_a_time_give_the_same_download(
 )  # fmt: skip
 def test_malformed_manifest_is_exit_2_naming_the_entry_or_line(
     s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], tmp_path: Path,
-    capsys: CaptureFixture, broken: bytes, message: str,
+    capsys: CaptureFixture, broken: bytes, message: str, reading: Reading,
 ) -> None:  # fmt: skip
     s3_server.client().put_object(
         Bucket=CONSORTIUM_BUCKET, Key="egoexo-broken/v2/metadata/manifest.json", Body=broken

@@ -9,8 +9,9 @@ file whose size differs from the manifest fails the run, and nothing is ever del
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from ..errors import (
     UnsafePathError,
     UsageError,
 )
-from ..jsonlist import iter_json_list
+from ..jsonlist import Piece, iter_json_piece, read_in_pieces
 from ..model import Plan, PlannedRun, RemoteFile
 from ..paths import SafeRelPath, safe_relative_path, state_path
 from ..sources import SourceRegistry
@@ -69,22 +70,6 @@ def _strings(value: Any, field: str) -> list[str] | None:
     if value is None or (type(value) is list and all(type(v) is str for v in value)):
         return value
     raise _Malformed(field, "a list of strings or null")
-
-
-def _text(path: dict[str, Any], field: str) -> str:
-    value = path.get(field)
-    if type(value) is not str:
-        raise _Malformed(f"paths.{field}", "a string")
-    return value
-
-
-def read_items(path: Path, origin: str) -> Iterator[Any]:
-    """The raw entries of one part's manifest.json, one at a time."""
-    try:
-        with path.open(encoding="utf-8") as stream:
-            yield from iter_json_list(stream, origin)
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"{origin} is not UTF-8 text", hint="delete it and rerun") from exc
 
 
 @dataclass(frozen=True)
@@ -184,48 +169,116 @@ def _matches(wanted: frozenset[str], values: Any, field: str) -> bool:
     return values is None or bool(wanted & {v.lower() for v in values})
 
 
-@dataclass
-class Selected:
-    """What one pass over the parts' manifests chose, and what it saw on the way."""
+# A chosen file as one piece of a manifest reports it: (source, dest, size, md5, sha256).
+ChosenFile = tuple[str, SafeRelPath, int | None, str | None, str | None]
 
-    files: dict[SafeRelPath, RemoteFile] = field(default_factory=dict)
-    refused: list[tuple[str, EgogetError]] = field(default_factory=list)
-    # The benchmarks and universities the manifests name (gathered only when asked for, to
-    # check the request against), and the requested uids they hold.
+
+@dataclass
+class Chosen:
+    """What one piece of a part's manifest chose, and what it saw on the way: plain values, as
+    another process hands them back."""
+
+    files: list[ChosenFile] = field(default_factory=list)
+    # Names that would land outside the output directory: (source, why).
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    # The benchmarks and universities the entries name (gathered only when asked for, to check
+    # the request against), and the requested uids they hold.
     benchmarks: set[str] = field(default_factory=set)
     universities: set[str] = field(default_factory=set)
     found_uids: set[str] = field(default_factory=set)
 
 
-def select_files(
-    selection: EgoExoSelection, parts: Iterable[tuple[str, str, Iterable[Any]]]
-) -> Selected:
-    """One pass over each part's entries (part, origin, entries); a benchmark or university
-    that none of them names (nor egoget's table) is an error once all are read."""
+@dataclass
+class Selected:
+    """What one pass over the parts' manifests chose."""
+
+    files: dict[SafeRelPath, RemoteFile] = field(default_factory=dict)
+    refused: list[tuple[str, EgogetError]] = field(default_factory=list)
+    found_uids: set[str] = field(default_factory=set)
+
+
+def select_files(selection: EgoExoSelection, manifests: Iterable[tuple[str, Path]]) -> Selected:
+    """Each part's manifest (part, where it was saved) read once, in pieces when it is large; a
+    benchmark or university that none of them names (nor egoget's table) is an error once all
+    are read."""
     selected = Selected()
-    for part, origin, entries in parts:
+    benchmarks: set[str] = set()
+    universities: set[str] = set()
+    for part, path in manifests:
         # One mapping for all of a part's files: a million small dicts were ~100 MiB.
         tags = {"part": part}
-        general = part in GENERAL_PARTS
-        for index, entry in enumerate(entries):
-            try:
-                _select_entry(selection, selected, entry, general, tags)
-            except (_Malformed, TypeError, AttributeError, KeyError) as exc:
-                reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-                raise ManifestError(f"{origin}: entry {index} is malformed ({reason})") from None
-    seen_benchmarks = {b.lower() for b in selected.benchmarks} | set(BENCHMARKS)
+        choose = partial(choose_in_piece, selection, part in GENERAL_PARTS)
+        for chosen in read_in_pieces(path, str(path), choose, _is_entry):
+            for source, dest, size, md5, sha256 in chosen.files:
+                file = RemoteFile.listed(source, dest, size, md5, sha256, tags)
+                earlier = selected.files.setdefault(dest, file)
+                if earlier.uri != source:
+                    selected.refused.append(
+                        (source, ManifestError(f"{dest} is already the file of {earlier.uri}"))
+                    )
+            selected.refused += [(source, UnsafePathError(why)) for source, why in chosen.refused]
+            benchmarks |= chosen.benchmarks
+            universities |= chosen.universities
+            selected.found_uids |= chosen.found_uids
+    seen_benchmarks = {b.lower() for b in benchmarks} | set(BENCHMARKS)
     check_choices("benchmark", selection.benchmarks, seen_benchmarks)
-    seen_universities = {u.lower() for u in selected.universities} | set(UNIVERSITY_BUCKETS)
+    seen_universities = {u.lower() for u in universities} | set(UNIVERSITY_BUCKETS)
     check_choices("university", selection.universities, seen_universities)
     return selected
 
 
+def _is_entry(item: Any) -> bool:
+    return type(item) is dict and "uid" in item and "paths" in item
+
+
+def choose_in_piece(
+    selection: EgoExoSelection, general: bool, path: Path, piece: Piece, origin: str
+) -> Chosen:
+    """The files one piece of a part's manifest holds that the selection keeps. Run in other
+    processes for the pieces of a large manifest: it reads the file itself, and returns plain
+    values."""
+    chosen = Chosen()
+    filtering = bool(
+        selection.uids
+        or selection.benchmarks
+        or selection.splits
+        or selection.views
+        or selection.universities
+    )
+    try:
+        for index, entry in enumerate(iter_json_piece(path, piece, origin)):
+            try:
+                if filtering:
+                    _select_entry(selection, chosen, entry, general)
+                else:
+                    _keep_entry(chosen, entry)
+            except (_Malformed, TypeError, AttributeError, KeyError) as exc:
+                reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+                raise ManifestError(f"{origin}: entry {index} is malformed ({reason})") from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{origin} is not UTF-8 text", hint="delete it and rerun") from exc
+    return chosen
+
+
+def _keep_entry(chosen: Chosen, entry: dict[str, Any]) -> None:
+    """Every file of an entry, when nothing is filtered: the checks of _select_entry that a
+    malformed entry fails, without the filters."""
+    if type(entry) is not dict:
+        raise _Malformed("entry", "an object")
+    uid = entry["uid"]
+    paths = entry["paths"]
+    if type(uid) is not str:
+        raise _Malformed("uid", "a string")
+    if type(paths) is not list:
+        raise _Malformed("paths", "a list")
+    for path in paths:
+        if type(path) is not dict:
+            raise _Malformed("paths", "a list of objects")
+        _add(chosen, path)
+
+
 def _select_entry(
-    selection: EgoExoSelection,
-    selected: Selected,
-    entry: dict[str, Any],
-    general: bool,
-    tags: dict[str, str],
+    selection: EgoExoSelection, chosen: Chosen, entry: dict[str, Any], general: bool
 ) -> None:
     if type(entry) is not dict:
         raise _Malformed("entry", "an object")
@@ -236,14 +289,14 @@ def _select_entry(
     if type(paths) is not list:
         raise _Malformed("paths", "a list")
     if selection.benchmarks and entry.get("benchmarks"):
-        selected.benchmarks.update(_strings(entry["benchmarks"], "benchmarks") or ())
+        chosen.benchmarks.update(_strings(entry["benchmarks"], "benchmarks") or ())
     for path in paths:
         if type(path) is not dict:
             raise _Malformed("paths", "a list of objects")
         if selection.universities:
-            selected.universities.update(_strings(path.get("universities"), "universities") or ())
+            chosen.universities.update(_strings(path.get("universities"), "universities") or ())
     if selection.uids and uid in selection.uids:
-        selected.found_uids.add(uid)
+        chosen.found_uids.add(uid)
     if not _wanted_by_uid(selection.uids, uid, general):
         return
     if not _matches(selection.benchmarks, entry.get("benchmarks"), "benchmarks"):
@@ -254,19 +307,23 @@ def _select_entry(
         if _matches(selection.views, path.get("views"), "views") and _matches(
             selection.universities, path.get("universities"), "universities"
         ):
-            _add(selected, path, tags)
+            _add(chosen, path)
 
 
-def _add(selected: Selected, path: dict[str, Any], tags: dict[str, str]) -> None:
-    source = _text(path, "source_path")
-    relative = _text(path, "relative_path")
+def _add(chosen: Chosen, path: dict[str, Any]) -> None:
+    source = path.get("source_path")
+    if type(source) is not str:
+        raise _Malformed("paths.source_path", "a string")
+    relative = path.get("relative_path")
+    if type(relative) is not str:
+        raise _Malformed("paths.relative_path", "a string")
     size = path.get("size")
     if size is not None and (type(size) is not int or size < 0):
         raise _Malformed("paths.size", "a whole number of bytes or null")
     try:
         dest = safe_relative_path(relative)
     except UnsafePathError as exc:
-        selected.refused.append((source, exc))
+        chosen.refused.append((source, str(exc)))
         return
     checksum = path.get("checksum")
     md5 = sha256 = None
@@ -275,12 +332,7 @@ def _add(selected: Selected, path: dict[str, Any], tags: dict[str, str]) -> None
             raise _Malformed("paths.checksum", "a string or null")
         md5 = checksum.lower() if _MD5.match(checksum) else None
         sha256 = checksum.lower() if _SHA256.match(checksum) else None
-    file = RemoteFile(source, dest, size, md5=md5, sha256=sha256, tags=tags)
-    earlier = selected.files.setdefault(dest, file)
-    if earlier.uri != file.uri:
-        selected.refused.append(
-            (file.uri, ManifestError(f"{dest} is already the file of {earlier.uri}"))
-        )
+    chosen.files.append((source, dest, size, md5, sha256))
 
 
 def manifest_uri(selection: EgoExoSelection, part: str) -> str:
@@ -307,13 +359,7 @@ def plan_run(
     selection = validate_selection(config, extra)
     wanted = {part: manifest_file(selection, part) for part in selection.parts}
     paths = fetcher.fetch(list(wanted.values()))
-    selected = select_files(
-        selection,
-        (
-            (part, str(paths[file.dest]), read_items(paths[file.dest], str(paths[file.dest])))
-            for part, file in wanted.items()
-        ),
-    )
+    selected = select_files(selection, ((part, paths[file.dest]) for part, file in wanted.items()))
     refused = selected.refused
     notes = []
     if selection.uids:
