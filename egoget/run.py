@@ -167,23 +167,38 @@ def diff_plan(
     stamps = ledger.stamps_for([file.dest for file in plan.files])
     todo: list[RemoteFile] = []
     present: list[RemoteFile] = []
+    present_bytes = 0
+    # A million files are checked here on a re-run: one stat each, and as little else as can be.
+    inside = os.path.join(output, "")
     for file in plan.files:
         stamp = stamps.get(file.dest)
+        # The record's URI is the plan's as it may be shown (redacted): most often the plan's
+        # own, which then needs no redacting (redacting twice changes nothing).
         if stamp is None or not _same_remote(
-            stamp, registry.for_uri(file.uri).redact(file.uri), file
+            stamp,
+            file.uri if stamp.uri == file.uri else registry.for_uri(file.uri).redact(file.uri),
+            file,
         ):
             todo.append(file)
-        elif copies is not None:
-            (present if copies.get(file.dest, (-1, ""))[0] == stamp.size else todo).append(file)
-        elif _untouched(stamp, os.path.join(output, file.dest)):
+            continue
+        if copies is not None:
+            held = copies.get(file.dest, (-1, ""))[0] == stamp.size
+        else:
+            try:
+                st = os.stat(inside + file.dest)
+                held = st.st_size == stamp.size and st.st_mtime_ns == stamp.mtime_ns
+            except OSError:
+                held = False
+        if held:
             present.append(file)
+            present_bytes += stamp.size
         else:
             todo.append(file)
     return PlanDiff(
         todo=todo,
         present=present,
         todo_bytes_known=sum(f.size or 0 for f in todo),
-        present_bytes=sum(stamps[f.dest].size for f in present),
+        present_bytes=present_bytes,
         sizes_unknown=sum(1 for f in todo if f.size is None),
         free_bytes=None if copies is not None else shutil.disk_usage(_existing_parent(output)).free,
         shard=plan.shard,
@@ -453,9 +468,9 @@ def execute(
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Planning makes a file record for each of up to a million files, all of which live on:
-    the cyclic collector's passes over them, again and again as they pile up, found nothing and
-    were a fifth of the time to plan."""
+    """Planning makes a file record for each of up to a million files, and the diff a record
+    of its last verification: the cyclic collector's passes over them, again and again as they
+    pile up, found nothing and were a fifth of the time to plan."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -533,7 +548,8 @@ def run_plan(
     transfer; ``hooks.confirm`` sees the diff first and may say no (the user declined); with
     ``dry_run`` nothing is transferred, checked or written."""
     config = session.config
-    diff = session.diff(plan)
+    with collector_paused():
+        diff = session.diff(plan)
     check_link_expiry(diff.todo, session.registry)
     if session.bucket is not None:
         found = keep_copies_with_the_sources_etag(session, diff, hooks)

@@ -355,3 +355,57 @@ def test_ego2exo_refuses_uids_outside_the_benchmark(
                       "--no-metadata"], capsys)  # fmt: skip
     assert result.exit_code == 2, result.output
     assert "not Ego2Exo takes" in result.stderr
+
+
+def test_a_rerun_takes_its_selection_from_the_state_until_a_manifest_or_an_option_changes(
+    s3_server: SeaweedServer, egoexo_objects: list[MirrorObject], tmp_path: Path,
+    capsys: CaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """A million-file part is not read again to find that nothing changed; a changed manifest,
+    option or kept file is."""
+    videos = [o for o in egoexo_objects if o.key.endswith(".mp4")][:3]
+    assert len(videos) == 3
+
+    def publish(objs: list[MirrorObject]) -> None:
+        entries = [{"uid": f"take{i}", "paths": [
+            {"source_path": o.uri, "relative_path": f"takes/t{i}/{view}.mp4", "size": o.size,
+             "views": [view]} for view in ("ego", "exo")]} for i, o in enumerate(objs)]  # fmt: skip
+        s3_server.client().put_object(Bucket=CONSORTIUM_BUCKET, Body=json.dumps(entries).encode(),
+                                      Key="egoexo-kept/v2/takes/manifest.json")  # fmt: skip
+
+    reads: list[str] = []
+    read = jsonlist.read_in_pieces
+
+    def counted(path: Path, *args: Any) -> Any:
+        reads.append(path.name)
+        return read(path, *args)
+
+    monkeypatch.setattr(jsonlist, "read_in_pieces", counted)
+    monkeypatch.setattr("egoget.datasets.egoexo.read_in_pieces", counted)
+    out = tmp_path / "o"
+    args = ["--parts", "takes", "--base-uri", "s3://ego4d-consortium-sharing/egoexo-kept/"]
+
+    def run(*extra: str) -> set[str]:
+        reads.clear()
+        result = download(capsys, out, *args, *extra)
+        assert result.exit_code == 0, result.output
+        return data_files(out)
+
+    publish(videos[:2])
+    assert run("--views", "exo") == {"takes/t0/exo.mp4", "takes/t1/exo.mp4"} and reads
+    assert run("--views", "exo") == {"takes/t0/exo.mp4", "takes/t1/exo.mp4"} and not reads
+    kept = out / ".egoget/selections/egoexo"
+    assert kept.is_file()
+    # Another option: another selection.
+    assert run("--views", "ego", "exo") == {f"takes/t{i}/{v}.mp4" for i in (0, 1)
+                                            for v in ("ego", "exo")} and reads  # fmt: skip
+    # A new manifest upstream: fetched again, read again.
+    publish(videos)
+    assert "takes/t2/ego.mp4" in run("--views", "ego", "exo") and reads
+    assert run("--views", "ego", "exo") and not reads
+    # A kept file damaged on disk is not believed.
+    damaged = bytearray(kept.read_bytes())
+    damaged[-40] ^= 0xFF
+    kept.write_bytes(bytes(damaged))
+    assert len(run("--views", "ego", "exo")) == 6 and reads
+    assert not any(p.name.endswith(".tmp") for p in kept.parent.iterdir())

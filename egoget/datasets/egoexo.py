@@ -8,6 +8,10 @@ file whose size differs from the manifest fails the run, and nothing is ever del
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import marshal
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import EgoExoConfig
+from ..constants import STATE_DIR_NAME
 from ..errors import (
     AccessDeniedError,
     EgogetError,
@@ -192,16 +197,35 @@ class Chosen:
 class Selected:
     """What one pass over the parts' manifests chose."""
 
-    files: dict[SafeRelPath, RemoteFile] = field(default_factory=dict)
+    files: list[RemoteFile] = field(default_factory=list)
     refused: list[tuple[str, EgogetError]] = field(default_factory=list)
     found_uids: set[str] = field(default_factory=set)
 
 
-def select_files(selection: EgoExoSelection, manifests: Iterable[tuple[str, Path]]) -> Selected:
+def select_files(
+    selection: EgoExoSelection,
+    manifests: list[tuple[str, Path]],
+    kept: Path | None = None,
+    keep: bool = True,
+) -> Selected:
     """Each part's manifest (part, where it was saved) read once, in pieces when it is large; a
     benchmark or university that none of them names (nor egoget's table) is an error once all
-    are read."""
+    are read. With ``kept`` (a file in the output's state), what the same selection chose from
+    the same manifests is read back from there instead, and (``keep``) kept there when not."""
+    key = _selection_key(selection, manifests) if kept is not None else None
+    if kept is not None and key is not None:
+        selected = _read_kept(kept, key)
+        if selected is not None:
+            return selected
+    selected = _select(selection, manifests)
+    if kept is not None and key is not None and keep:
+        _keep(kept, key, selected)
+    return selected
+
+
+def _select(selection: EgoExoSelection, manifests: list[tuple[str, Path]]) -> Selected:
     selected = Selected()
+    files: dict[SafeRelPath, RemoteFile] = {}
     benchmarks: set[str] = set()
     universities: set[str] = set()
     for part, path in manifests:
@@ -211,7 +235,7 @@ def select_files(selection: EgoExoSelection, manifests: Iterable[tuple[str, Path
         for chosen in read_in_pieces(path, str(path), choose, _is_entry):
             for source, dest, size, md5, sha256 in chosen.files:
                 file = RemoteFile.listed(source, dest, size, md5, sha256, tags)
-                earlier = selected.files.setdefault(dest, file)
+                earlier = files.setdefault(dest, file)
                 if earlier.uri != source:
                     selected.refused.append(
                         (source, ManifestError(f"{dest} is already the file of {earlier.uri}"))
@@ -224,7 +248,91 @@ def select_files(selection: EgoExoSelection, manifests: Iterable[tuple[str, Path
     check_choices("benchmark", selection.benchmarks, seen_benchmarks)
     seen_universities = {u.lower() for u in universities} | set(UNIVERSITY_BUCKETS)
     check_choices("university", selection.universities, seen_universities)
+    selected.files = list(files.values())
     return selected
+
+
+# A re-run over an unchanged release makes the same selection from the same manifests: what it
+# chose is kept in the output's state and read back (a million files: ~2.5 s instead of ~8).
+# The key names everything the choice depends on, this code included; a stale or broken file
+# is only a file to read the manifests again for.
+_KEPT_FORMAT = b"egoget selection 1"
+_CHOOSING_CODE = (Path(__file__), Path(__file__).parent.parent / "paths.py")
+
+
+def kept_selection_path(output: Path) -> Path:
+    return output / STATE_DIR_NAME / "selections" / "egoexo"
+
+
+def _selection_key(selection: EgoExoSelection, manifests: list[tuple[str, Path]]) -> bytes | None:
+    digest = hashlib.md5(_KEPT_FORMAT, usedforsecurity=False)
+    try:
+        for code in _CHOOSING_CODE:
+            digest.update(code.read_bytes())
+        for part, path in manifests:
+            st = path.stat()
+            digest.update(repr((part, str(path), st.st_size, st.st_mtime_ns, st.st_ino)).encode())
+    except OSError:
+        return None  # code not on disk as files (a zip), or a manifest gone: nothing kept
+    options = {
+        name: sorted(value) if isinstance(value, frozenset) else value
+        for name, value in dataclasses.asdict(selection).items()
+    }
+    digest.update(repr(sorted(options.items())).encode())
+    return digest.hexdigest().encode()
+
+
+def _keep(kept: Path, key: bytes, selected: Selected) -> None:
+    parts = sorted({file.tags["part"] for file in selected.files})
+    index = {part: i for i, part in enumerate(parts)}
+    body = marshal.dumps(
+        (
+            parts,
+            [
+                (f.uri, f.dest, f.size, f.md5, f.sha256, index[f.tags["part"]])
+                for f in selected.files
+            ],
+            [(uri, e.message, isinstance(e, UnsafePathError)) for uri, e in selected.refused],
+            sorted(selected.found_uids),
+        )
+    )
+    check = hashlib.md5(body, usedforsecurity=False).hexdigest().encode()
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        written = kept.with_name(kept.name + ".tmp")
+        with written.open("wb") as out:
+            out.write(key + b" " + check + b"\n")
+            out.write(body)
+        os.replace(written, kept)
+    except OSError:
+        pass  # not kept: the next run reads the manifests again
+
+
+def _read_kept(kept: Path, key: bytes) -> Selected | None:
+    try:
+        with kept.open("rb") as stored:
+            stored_key, _, check = stored.readline().rstrip(b"\n").partition(b" ")
+            if stored_key != key:
+                return None
+            body = stored.read()
+    except OSError:
+        return None
+    if hashlib.md5(body, usedforsecurity=False).hexdigest().encode() != check:
+        return None
+    parts, rows, refused, found_uids = marshal.loads(body)
+    del body  # 170 MB for a million files, not held while they are made
+    tags = [{"part": part} for part in parts]
+    return Selected(
+        files=[
+            RemoteFile.listed(uri, dest, size, md5, sha256, tags[part])
+            for uri, dest, size, md5, sha256, part in rows
+        ],
+        refused=[
+            (uri, UnsafePathError(message) if unsafe else ManifestError(message))
+            for uri, message, unsafe in refused
+        ],
+        found_uids=set(found_uids),
+    )
 
 
 def _is_entry(item: Any) -> bool:
@@ -359,7 +467,12 @@ def plan_run(
     selection = validate_selection(config, extra)
     wanted = {part: manifest_file(selection, part) for part in selection.parts}
     paths = fetcher.fetch(list(wanted.values()))
-    selected = select_files(selection, ((part, paths[file.dest]) for part, file in wanted.items()))
+    selected = select_files(
+        selection,
+        [(part, paths[file.dest]) for part, file in wanted.items()],
+        kept_selection_path(config.output),
+        keep=not config.dry_run,
+    )
     refused = selected.refused
     notes = []
     if selection.uids:
@@ -388,7 +501,7 @@ def plan_run(
         "its manifest: downloading what the manifest lists"
         for part in extra
     ]
-    return PlannedRun(Plan(list(selected.files.values())).share(config.this_shard), refused, notes)
+    return PlannedRun(Plan(selected.files).share(config.this_shard), refused, notes)
 
 
 def describe() -> list[tuple[str, list[str]]]:
