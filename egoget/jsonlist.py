@@ -14,18 +14,14 @@ from __future__ import annotations
 import codecs
 import io
 import json
-import multiprocessing
-import os
 import pickle
 import re
-import signal
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
 
+from . import processes
 from .errors import ManifestError
 
 T = TypeVar("T")
@@ -223,13 +219,6 @@ def split_json_list(path: Path, count: int, is_item: Callable[[Any], bool]) -> l
     return [Piece(start, end, size) for start, end in zip(starts, ends, strict=True)]
 
 
-def processes_available() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        # The CPUs this process may run on: a Slurm task's --cpus-per-task, not the node's.
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def read_in_pieces(
     path: Path, origin: str, work: Callable[[Path, Piece, str], T], is_item: Callable[[Any], bool]
 ) -> Iterator[T]:
@@ -243,15 +232,13 @@ def read_in_pieces(
     broken file the error is raised by reading the whole file again, so that it names the same
     line and entry as if the file had never been cut."""
     whole = whole_file(path)
-    count = min(processes_available(), MAX_PIECES, whole.size // MIN_PIECE_BYTES)
+    count = min(processes.processes_available(), MAX_PIECES, whole.size // MIN_PIECE_BYTES)
     pieces = split_json_list(path, count, is_item) if count > 1 else [whole]
     if len(pieces) == 1:
         yield work(path, whole, origin)
         return
-    # Forking copies no threads but the caller's: only safe when it is the only one.
-    method = "fork" if sys.platform == "linux" and threading.active_count() == 1 else "spawn"
-    with multiprocessing.get_context(method).Pool(
-        len(pieces) - 1, initializer=_leave_signals_to_the_parent
+    with processes.context().Pool(
+        len(pieces) - 1, initializer=processes.leave_signals_to_the_parent
     ) as pool:
         others = [pool.apply_async(_attempt_elsewhere, (work, path, p, origin)) for p in pieces[1:]]
         for index, piece in enumerate(pieces):
@@ -295,9 +282,3 @@ def _attempt_elsewhere(
     pickler.fast = True
     pickler.dump(result)
     return buffer.getvalue()
-
-
-def _leave_signals_to_the_parent() -> None:
-    # Ctrl-C reaches every process of the terminal's group: the parent decides what it means.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)

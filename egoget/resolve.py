@@ -13,7 +13,6 @@ key, stop past the next's), since the manifest already says which keys to expect
 
 from __future__ import annotations
 
-import dataclasses
 import posixpath
 import time
 from collections import defaultdict
@@ -165,8 +164,16 @@ def _stat_each(
 
 
 def _with_stat(file: RemoteFile, stat: RemoteStat) -> RemoteFile:
-    return dataclasses.replace(
-        file, size=stat.size, etag=stat.etag, version_id=stat.version_id or file.version_id
+    # Made, not replace()d: a million-object listing called this a million times (5 vs 1.7 us).
+    return RemoteFile(
+        file.uri,
+        file.dest,
+        stat.size,
+        stat.etag,
+        stat.version_id or file.version_id,
+        file.md5,
+        file.sha256,
+        file.tags,
     )
 
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 import dataclasses
 import gc
 import hashlib
+import multiprocessing
 import os
 import posixpath
 import shutil
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import processes
 from .adopt import Finder, adopt_existing, bucket_finder, existing_files, local_finder
 from .config import BucketTarget, DatasetConfig, TransferConfig
 from .constants import LEDGER_FILE_NAME, PART_SUFFIX, STATE_DIR_NAME
@@ -53,6 +56,8 @@ from .transfer.integrity import bare_etag, multipart_parts
 from .transfer.verify import Check, checks_text
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     from .datasets import Dataset
     from .transfer.upload import BucketStore
 
@@ -164,13 +169,21 @@ def diff_plan(
     """Split a plan into files to fetch and files already verified: ledger + stat, no network.
     With ``copies`` (a bucket's objects and the ETags the ledger saw them stored with, by
     name), a file is present when its copy is still there, unchanged, instead."""
-    stamps = ledger.stamps_for([file.dest for file in plan.files])
+    # A million files are checked here on a re-run: one stat each, and as little else as can be.
+    inside = os.path.join(output, "")
+    on_disk = None
+    if copies is None and len(plan.files) >= STAT_ELSEWHERE_MIN_FILES and processes.fork_is_safe():
+        on_disk = StatsElsewhere(inside, plan.files)
+    try:
+        stamps = ledger.stamps_for([file.dest for file in plan.files])
+        stats = on_disk.result() if on_disk is not None else None
+    finally:
+        if on_disk is not None:
+            on_disk.close()
     todo: list[RemoteFile] = []
     present: list[RemoteFile] = []
     present_bytes = 0
-    # A million files are checked here on a re-run: one stat each, and as little else as can be.
-    inside = os.path.join(output, "")
-    for file in plan.files:
+    for index, file in enumerate(plan.files):
         stamp = stamps.get(file.dest)
         # The record's URI is the plan's as it may be shown (redacted): most often the plan's
         # own, which then needs no redacting (redacting twice changes nothing).
@@ -183,6 +196,8 @@ def diff_plan(
             continue
         if copies is not None:
             held = copies.get(file.dest, (-1, ""))[0] == stamp.size
+        elif stats is not None:
+            held = stats[0][index] == stamp.size and stats[1][index] == stamp.mtime_ns
         else:
             try:
                 st = os.stat(inside + file.dest)
@@ -204,6 +219,54 @@ def diff_plan(
         shard=plan.shard,
         share_bytes=plan.share_bytes,
     )
+
+
+# From this many files, a re-run's stat of each runs in a child process while the ledger's
+# records are read here, instead of after them (a million: ~4 s of stat, ~2 s of records).
+STAT_ELSEWHERE_MIN_FILES = 50_000
+
+
+class StatsElsewhere:
+    """The size and mtime of each file (-1 when it is not there), found by a forked child."""
+
+    def __init__(self, inside: str, files: list[RemoteFile]):
+        fork = multiprocessing.get_context("fork")
+        self._answers, answer = fork.Pipe(duplex=False)
+        self._child = fork.Process(target=_send_stats, args=(answer, inside, files), daemon=True)
+        self._child.start()
+        answer.close()
+
+    def result(self) -> tuple[array[int], array[int]] | None:
+        """None when the child could not answer: the caller stats the files itself."""
+        sizes, mtimes = array("q"), array("q")
+        try:
+            sizes.frombytes(self._answers.recv_bytes())
+            mtimes.frombytes(self._answers.recv_bytes())
+        except (EOFError, OSError):
+            return None
+        return sizes, mtimes
+
+    def close(self) -> None:
+        self._answers.close()
+        if self._child.is_alive():
+            self._child.terminate()
+        self._child.join()
+
+
+def _send_stats(answer: Connection, inside: str, files: list[RemoteFile]) -> None:
+    processes.leave_signals_to_the_parent()
+    sizes, mtimes = array("q"), array("q")
+    for file in files:
+        try:
+            st = os.stat(inside + file.dest)
+            sizes.append(st.st_size)
+            mtimes.append(st.st_mtime_ns)
+        except OSError:
+            sizes.append(-1)
+            mtimes.append(-1)
+    answer.send_bytes(sizes.tobytes())
+    answer.send_bytes(mtimes.tobytes())
+    answer.close()
 
 
 def _existing_parent(path: Path) -> Path:

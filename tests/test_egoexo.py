@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from egoget import jsonlist
+from egoget import jsonlist, processes
 from egoget.datasets.drive_assets import EGO2EXO_METADATA
 from egoget.datasets.ego2exo import benchmark_takes
 from tests.mirror import SeaweedServer
@@ -51,7 +51,7 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     reading = Reading(request.param == "read in pieces")
     if reading.in_pieces:
         monkeypatch.setattr(jsonlist, "MIN_PIECE_BYTES", 64)
-        monkeypatch.setattr(jsonlist, "processes_available", lambda: 4)
+        monkeypatch.setattr(processes, "processes_available", lambda: 4)
     split = jsonlist.split_json_list
 
     def counted(*args: Any) -> list[jsonlist.Piece]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from boto3.s3.transfer import TransferConfig
 
+from egoget.run import StatsElsewhere
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import CONSORTIUM_BUCKET, MirrorObject, object_bytes, put_object
 
@@ -61,23 +63,42 @@ def test_fetch_videos_verifies_multipart_etags(
         assert ("etag-multipart" if obj.multipart else "md5") in checked[name], checked
 
 
-@pytest.mark.parametrize("looked_up", ["by name", "whole ledger read"])
+@pytest.mark.parametrize("looked_up", ["by name", "whole ledger read", "statted by a child"])
 def test_rerun_of_finished_download_transfers_nothing(
     demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture,
     monkeypatch: pytest.MonkeyPatch, looked_up: str,
 ) -> None:  # fmt: skip
-    if looked_up == "whole ledger read":
+    children = []
+    if looked_up != "by name":
         # What a plan of more than 10,000 files does.
         monkeypatch.setattr("egoget.ledger._FEW_FILES", 0)
+    if looked_up == "statted by a child":
+        # What a plan of more than 50,000 does (in a process of one thread: fixtures' servers
+        # may run threads in this one).
+        monkeypatch.setattr("egoget.run.STAT_ELSEWHERE_MIN_FILES", 0)
+        monkeypatch.setattr("egoget.processes.fork_is_safe", lambda: True)
+        result = StatsElsewhere.result
+        monkeypatch.setattr(StatsElsewhere, "result",
+                            lambda self: children.append(result(self)) or children[-1])  # fmt: skip
     out = tmp_path / "out"
-    args = ["fetch", *(o.uri for o in videos(demo_objects)), "-o", str(out)]
+    files = videos(demo_objects)
+    args = ["fetch", *(o.uri for o in files), "-o", str(out)]
     assert run_cli(args, capsys).exit_code == 0
-    (out / videos(demo_objects)[0].key.rsplit("/", 1)[1]).write_bytes(b"changed by hand")
+    assert len(files) >= 3
+    on_disk = [out / obj.key.rsplit("/", 1)[1] for obj in files]
+    on_disk[0].write_bytes(b"changed by hand")
+    on_disk[1].unlink()
+    mtime = on_disk[2].stat().st_mtime_ns
+    os.utime(on_disk[2], ns=(mtime, mtime + 1))  # the same size, touched
     again = run_cli(args, capsys, report=tmp_path / "again.json")
     assert again.exit_code == 0, again.output
     assert again.report is not None
-    assert again.report["bytes_received"] == videos(demo_objects)[0].size
-    assert again.report["files_present"] == len(videos(demo_objects)) - 1
+    # The touched file is read on disk and found the same (adopted), the other two fetched.
+    assert again.report["bytes_received"] == files[0].size + files[1].size
+    assert again.report["files_adopted"] == 1
+    assert again.report["files_present"] == len(files) - 2
+    assert all(stats is not None for stats in children)
+    assert bool(children) == (looked_up == "statted by a child")
     again = run_cli(args, capsys, report=tmp_path / "again.json")
     assert again.exit_code == 0, again.output
     assert again.report is not None

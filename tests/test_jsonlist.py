@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from egoget import jsonlist
+from egoget import jsonlist, processes
 from egoget.errors import ManifestError
 from egoget.jsonlist import Piece, iter_json_piece, read_in_pieces, split_json_list, whole_file
 
@@ -68,7 +68,7 @@ def whole(path: Path, piece: Piece, origin: str) -> list[Any]:
 @pytest.fixture
 def many_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jsonlist, "MIN_PIECE_BYTES", 1024)
-    monkeypatch.setattr(jsonlist, "processes_available", lambda: 4)
+    monkeypatch.setattr(processes, "processes_available", lambda: 4)
 
 
 def test_a_cut_guessed_wrong_fails_its_piece_and_the_rest_is_read_whole(

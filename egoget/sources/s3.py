@@ -616,23 +616,27 @@ def parse_listing(body: bytes, bucket: str, shown: str) -> _ListingPage:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError as exc:
         raise RetryableError(f"the listing of {shown} was not valid XML ({exc})") from exc
-    encoded = (root.findtext("{*}EncodingType") or "").lower() == "url"
+    # Tags spelt out in the page's namespace: ElementTree finds a plain tag in C, while a
+    # "{*}" wildcard goes through its Python path matcher (34 ms a 1,000-key page, not 4).
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    key_tag, size_tag, etag_tag = f"{ns}Key", f"{ns}Size", f"{ns}ETag"
+    encoded = (root.findtext(f"{ns}EncodingType") or "").lower() == "url"
     objects = []
-    for item in root.iterfind("{*}Contents"):
-        key = item.findtext("{*}Key") or ""
-        if encoded:
+    for item in root.findall(f"{ns}Contents"):
+        key = item.findtext(key_tag) or ""
+        if encoded and ("%" in key or "+" in key):
             key = unquote_plus(key)
-        size = item.findtext("{*}Size")
+        size = item.findtext(size_tag)
         if not size or not size.isdigit():
             raise TransferError(f"the listing of {shown} has no size for {key!r}")
-        etag = item.findtext("{*}ETag") or None
-        objects.append((f"s3://{bucket}/{key}", RemoteStat(size=int(size), etag=etag)))
+        etag = item.findtext(etag_tag) or None
+        objects.append((f"s3://{bucket}/{key}", RemoteStat(int(size), etag)))
     folders = []
-    for item in root.iterfind("{*}CommonPrefixes"):
-        prefix = item.findtext("{*}Prefix") or ""
+    for item in root.findall(f"{ns}CommonPrefixes"):
+        prefix = item.findtext(f"{ns}Prefix") or ""
         folders.append(f"s3://{bucket}/{unquote_plus(prefix) if encoded else prefix}")
-    truncated = (root.findtext("{*}IsTruncated") or "").lower() == "true"
-    next_token = root.findtext("{*}NextContinuationToken") if truncated else None
+    truncated = (root.findtext(f"{ns}IsTruncated") or "").lower() == "true"
+    next_token = root.findtext(f"{ns}NextContinuationToken") if truncated else None
     if truncated and not next_token:
         raise TransferError(f"the listing of {shown} is truncated but gives no continuation")
     return _ListingPage(objects, next_token, folders)
