@@ -98,15 +98,18 @@ def _execute(
         hooks.emit = progress
     if notes is not None:
         hooks.note = notes
+    # A run freezes its plan out of the cyclic collector's passes. Given back when it is over,
+    # unless the caller had frozen objects of its own (a pre-forking server): unfreezing would
+    # give back theirs too, so the plan stays frozen (freed all the same when dropped).
+    frozen_before = gc.get_freeze_count()
     try:
         result = execute(config, registry, planner, hooks)
     except KeyboardInterrupt:
         registry.settings.cancelled.set()
         raise Interrupted("interrupted; finished chunks are kept") from None
     finally:
-        # A run keeps its plan out of the cyclic collector's passes; in the caller's process
-        # the collector gets back all it had when the run is over.
-        gc.unfreeze()
+        if frozen_before == 0:
+            gc.unfreeze()
     if result.summary.fatal is not None:
         raise result.summary.fatal
     if result.summary.interrupted:

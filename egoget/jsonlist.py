@@ -17,6 +17,8 @@ import json
 import pickle
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
@@ -234,31 +236,43 @@ def read_in_pieces(
     whole = whole_file(path)
     count = min(processes.processes_available(), MAX_PIECES, whole.size // MIN_PIECE_BYTES)
     pieces = split_json_list(path, count, is_item) if count > 1 else [whole]
-    if len(pieces) == 1:
+    pool = processes.pool(len(pieces) - 1) if len(pieces) > 1 else None
+    if pool is None:
         yield work(path, whole, origin)
         return
-    with processes.context().Pool(
-        len(pieces) - 1, initializer=processes.leave_signals_to_the_parent
-    ) as pool:
-        others = [pool.apply_async(_attempt_elsewhere, (work, path, p, origin)) for p in pieces[1:]]
+    try:
+        others = [pool.submit(_attempt_elsewhere, work, path, p, origin) for p in pieces[1:]]
         for index, piece in enumerate(pieces):
             if index == 0:
                 result = _attempt(work, path, piece, origin)
             else:
-                sent = others[index - 1].get()
-                result = None if sent is None else pickle.loads(sent)
-                del sent  # not held while the caller takes in the result
+                result = _received(others[index - 1])
             if result is None:
                 break
             yield result
         else:
             return
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    if piece.start == 0:
+        yield work(path, whole, origin)
+        return
     try:
         rest = work(path, Piece(piece.start, whole.end, whole.size), origin)
     except Exception:
         work(path, whole, origin)
         raise
     yield rest
+
+
+def _received(sent: Future[bytes | None]) -> Any:
+    """A piece's result from another process; None when it failed there, or the process died
+    (killed for memory, say) or could not start."""
+    try:
+        body = sent.result()
+    except (BrokenProcessPool, OSError):
+        return None
+    return None if body is None else pickle.loads(body)
 
 
 def _attempt(

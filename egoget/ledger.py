@@ -161,6 +161,12 @@ class Ledger:
             rows = self._db.execute(f"SELECT {_VERIFIED_COLUMNS} FROM files").fetchall()
         return {row[0]: VerifiedFile(*row) for row in rows}
 
+    def verified_count(self) -> int:
+        with self._lock:
+            self._flush_verified()
+            count: int = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        return count
+
     def stamps_for(self, dests: list[str]) -> dict[str, Stamp]:
         """What the verified records of these files promise, by destination: enough to tell
         whether each still holds, and light enough for a million. A plan of a few files (the

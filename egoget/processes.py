@@ -2,17 +2,22 @@
 
 Planning a million files is CPU-bound Python, which threads do not spread over cores. The few
 steps that gain from more cores (reading a large manifest, statting every file of a re-run)
-run in processes started here.
+run in processes started here. Each is an optimisation: where a process cannot be started, or
+dies, the caller does the work itself.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
 import sys
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
+
+_PR_SET_PDEATHSIG = 1
 
 
 def processes_available() -> int:
@@ -34,8 +39,26 @@ def context() -> BaseContext:
     return multiprocessing.get_context("fork" if fork_is_safe() else "spawn")
 
 
-def leave_signals_to_the_parent() -> None:
-    """For a child's start: Ctrl-C reaches every process of the terminal's group, and the
-    parent decides what it means (it stops the children)."""
+def pool(workers: int) -> ProcessPoolExecutor | None:
+    """Workers for pieces of work; None when none can be started (no /dev/shm for its
+    semaphores, a sandbox): the caller does the work itself. A worker that dies breaks the
+    pool (BrokenProcessPool on its results) instead of leaving them unanswered."""
+    try:
+        return ProcessPoolExecutor(workers, mp_context=context(), initializer=child_start)
+    except OSError:
+        return None
+
+
+def child_start() -> None:
+    """Where each child begins. Ctrl-C and SIGTERM reach every process of the terminal's or
+    the job's group: the parent decides what they mean, and stops its children. A child dies
+    with its parent (a second Ctrl-C, a SIGKILL), instead of holding the output's lock, which
+    it inherited, for seconds after it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if sys.platform == "linux":
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # without it, a child outlives its parent by the rest of its piece

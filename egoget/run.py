@@ -57,6 +57,7 @@ from .transfer.verify import Check, checks_text
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
     from .datasets import Dataset
     from .transfer.upload import BucketStore
@@ -172,8 +173,13 @@ def diff_plan(
     # A million files are checked here on a re-run: one stat each, and as little else as can be.
     inside = os.path.join(output, "")
     on_disk = None
-    if copies is None and len(plan.files) >= STAT_ELSEWHERE_MIN_FILES and processes.fork_is_safe():
-        on_disk = StatsElsewhere(inside, plan.files)
+    if (
+        copies is None
+        and min(len(plan.files), ledger.verified_count()) >= STAT_ELSEWHERE_MIN_FILES
+        and processes.fork_is_safe()
+    ):
+        # Only where there are records to hold the files to: a first run has none.
+        on_disk = StatsElsewhere.start(inside, plan.files)
     try:
         stamps = ledger.stamps_for([file.dest for file in plan.files])
         stats = on_disk.result() if on_disk is not None else None
@@ -229,12 +235,25 @@ STAT_ELSEWHERE_MIN_FILES = 50_000
 class StatsElsewhere:
     """The size and mtime of each file (-1 when it is not there), found by a forked child."""
 
-    def __init__(self, inside: str, files: list[RemoteFile]):
+    def __init__(self, answers: Connection, child: BaseProcess):
+        self._answers = answers
+        self._child = child
+
+    @classmethod
+    def start(cls, inside: str, files: list[RemoteFile]) -> StatsElsewhere | None:
+        """None when no child can be started (no memory to fork, a process limit): the caller
+        stats the files itself."""
         fork = multiprocessing.get_context("fork")
-        self._answers, answer = fork.Pipe(duplex=False)
-        self._child = fork.Process(target=_send_stats, args=(answer, inside, files), daemon=True)
-        self._child.start()
-        answer.close()
+        answers, answer = fork.Pipe(duplex=False)
+        child = fork.Process(target=_send_stats, args=(answer, inside, files), daemon=True)
+        try:
+            child.start()
+        except OSError:
+            answers.close()
+            return None
+        finally:
+            answer.close()
+        return cls(answers, child)
 
     def result(self) -> tuple[array[int], array[int]] | None:
         """None when the child could not answer: the caller stats the files itself."""
@@ -254,7 +273,7 @@ class StatsElsewhere:
 
 
 def _send_stats(answer: Connection, inside: str, files: list[RemoteFile]) -> None:
-    processes.leave_signals_to_the_parent()
+    processes.child_start()
     sizes, mtimes = array("q"), array("q")
     for file in files:
         try:
@@ -264,8 +283,11 @@ def _send_stats(answer: Connection, inside: str, files: list[RemoteFile]) -> Non
         except OSError:
             sizes.append(-1)
             mtimes.append(-1)
-    answer.send_bytes(sizes.tobytes())
-    answer.send_bytes(mtimes.tobytes())
+    try:
+        answer.send_bytes(sizes.tobytes())
+        answer.send_bytes(mtimes.tobytes())
+    except OSError:
+        pass  # the parent is gone, or stopped listening: nobody to tell
     answer.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,15 @@ class Reading:
     def __init__(self, in_pieces: bool):
         self.in_pieces = in_pieces
         self.pieces: list[int] = []
+        # Of each manifest read: into how many pieces it was cut, how many results it gave
+        # (fewer when a piece failed and the rest was read whole).
+        self.reads: list[tuple[int, int]] = []
 
     def was_as_asked(self) -> bool:
-        return max(self.pieces, default=1) > 1 if self.in_pieces else not self.pieces
+        if not self.in_pieces:
+            return not self.pieces
+        cut = [(pieces, results) for pieces, results in self.reads if pieces > 1]
+        return bool(cut) and all(pieces == results for pieces, results in cut)
 
 
 @pytest.fixture(params=["read whole", "read in pieces"])
@@ -60,6 +67,18 @@ def reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         return pieces
 
     monkeypatch.setattr(jsonlist, "split_json_list", counted)
+    read = jsonlist.read_in_pieces
+
+    def read_counted(*args: Any) -> Iterator[Any]:
+        before = len(reading.pieces)
+        results = 0
+        for result in read(*args):
+            results += 1
+            yield result
+        reading.reads.append((reading.pieces[before] if len(reading.pieces) > before else 1,
+                              results))  # fmt: skip
+
+    monkeypatch.setattr("egoget.datasets.egoexo.read_in_pieces", read_counted)
     return reading
 
 

@@ -4,7 +4,10 @@ order, and for a broken file the same error, whatever the cuts."""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import random
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +111,33 @@ def test_a_broken_file_read_in_pieces_names_the_line_it_names_read_whole(
         read_in_pieces_now(path, whole, is_entry)
     assert "line" in str(read_whole.value)
     assert str(read_in_pieces.value) == str(read_whole.value)
+
+
+def dies_in_a_child(path: Path, piece: Piece, origin: str) -> list[Any]:
+    if multiprocessing.parent_process() is not None:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would
+    return whole(path, piece, origin)
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_killed_mid_piece_leaves_its_piece_to_the_parent(
+    tmp_path: Path, many_pieces: None
+) -> None:
+    items = entries(random.Random(11), 2000)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(items, indent=1))
+    results = read_in_pieces_now(path, dies_in_a_child, is_entry)
+    assert [item for result in results for item in result] == items
+
+
+def test_no_worker_can_start_and_the_file_is_read_here(
+    tmp_path: Path, many_pieces: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_semaphores(*args: Any, **kwargs: Any) -> None:
+        raise OSError(38, "Function not implemented")  # no /dev/shm, as in some sandboxes
+
+    monkeypatch.setattr(processes, "ProcessPoolExecutor", no_semaphores)
+    items = entries(random.Random(12), 500)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(items, indent=1))
+    assert read_in_pieces_now(path, whole, is_entry) == [items]

@@ -257,7 +257,11 @@ def _select(selection: EgoExoSelection, manifests: list[tuple[str, Path]]) -> Se
 # The key names everything the choice depends on, this code included; a stale or broken file
 # is only a file to read the manifests again for.
 _KEPT_FORMAT = b"egoget selection 1"
-_CHOOSING_CODE = (Path(__file__), Path(__file__).parent.parent / "paths.py")
+_CHOOSING_CODE = tuple(
+    Path(__file__).parent.parent / name
+    for name in ("datasets/egoexo.py", "datasets/choices.py", "datasets/ego4d.py", "paths.py",
+                 "jsonlist.py")
+)  # fmt: skip
 
 
 def kept_selection_path(output: Path) -> Path:
@@ -271,7 +275,8 @@ def _selection_key(selection: EgoExoSelection, manifests: list[tuple[str, Path]]
             digest.update(code.read_bytes())
         for part, path in manifests:
             st = path.stat()
-            digest.update(repr((part, str(path), st.st_size, st.st_mtime_ns, st.st_ino)).encode())
+            stamp = (part, str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+            digest.update(repr(stamp).encode())
     except OSError:
         return None  # code not on disk as files (a zip), or a manifest gone: nothing kept
     options = {
@@ -319,7 +324,10 @@ def _read_kept(kept: Path, key: bytes) -> Selected | None:
         return None
     if hashlib.md5(body, usedforsecurity=False).hexdigest().encode() != check:
         return None
-    parts, rows, refused, found_uids = marshal.loads(body)
+    try:
+        parts, rows, refused, found_uids = marshal.loads(body)
+    except (ValueError, EOFError, TypeError):
+        return None  # not a file this code wrote
     del body  # 170 MB for a million files, not held while they are made
     tags = [{"part": part} for part in parts]
     return Selected(

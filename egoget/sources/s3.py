@@ -621,8 +621,14 @@ def parse_listing(body: bytes, bucket: str, shown: str) -> _ListingPage:
     ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     key_tag, size_tag, etag_tag = f"{ns}Key", f"{ns}Size", f"{ns}ETag"
     encoded = (root.findtext(f"{ns}EncodingType") or "").lower() == "url"
+    contents = root.findall(f"{ns}Contents")
+    if ns and not contents and root.findall("Contents"):
+        # A root in S3's namespace by a prefix, its children in none: spelt as they are.
+        ns = ""
+        key_tag, size_tag, etag_tag = "Key", "Size", "ETag"
+        contents = root.findall("Contents")
     objects = []
-    for item in root.findall(f"{ns}Contents"):
+    for item in contents:
         key = item.findtext(key_tag) or ""
         if encoded and ("%" in key or "+" in key):
             key = unquote_plus(key)
