@@ -204,6 +204,13 @@ class Ledger:
             ):
                 self._flush_verified()
 
+    def record_verified_together(self, records: list[VerifiedFile]) -> None:
+        """Many records in one commit: files checked in place by their size, a few µs each,
+        whose records committed 256 at a time took longer to write than the checks."""
+        with self._lock:
+            self._pending_verified.extend(records)
+            self._flush_verified()
+
     def flush(self) -> None:
         with self._lock:
             self._flush_verified()

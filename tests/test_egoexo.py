@@ -428,3 +428,30 @@ def test_a_rerun_takes_its_selection_from_the_state_until_a_manifest_or_an_optio
     kept.write_bytes(bytes(damaged))
     assert len(run("--views", "ego", "exo")) == 6 and reads
     assert not any(p.name.endswith(".tmp") for p in kept.parent.iterdir())
+
+
+def test_a_release_already_on_disk_is_kept_by_size_and_recorded_once(
+    egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    """Ego-Exo4D manifests give sizes, no checksums: files another tool left are checked by
+    size in place, their records committed together, and the next run has nothing to do."""
+    first = tmp_path / "first"
+    assert download(capsys, first, "--parts", "takes").exit_code == 0
+    files = sorted(data_files(first))
+    assert len(files) >= 3
+    other = tmp_path / "other"
+    for name in files:
+        (other / name).parent.mkdir(parents=True, exist_ok=True)
+        (other / name).write_bytes((first / name).read_bytes())
+    cut = other / files[0]
+    cut.write_bytes(cut.read_bytes()[:-1])
+    report = tmp_path / "r.json"
+    kept = download(capsys, other, "--parts", "takes", report=report)
+    assert kept.exit_code == 0, kept.output
+    assert kept.report is not None
+    assert kept.report["files_adopted"] == len(files) - 1
+    assert kept.report["bytes_received"] == (first / files[0]).stat().st_size
+    again = download(capsys, other, "--parts", "takes", report=report)
+    assert again.report is not None
+    assert again.report["files_adopted"] == 0 and again.report["bytes_received"] == 0
+    assert again.report["files_present"] == len(files)
