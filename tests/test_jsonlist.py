@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import random
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -88,13 +89,33 @@ def test_a_cut_guessed_wrong_fails_its_piece_and_the_rest_is_read_whole(
     assert [item for result in results for item in result] == items
 
 
-def test_other_processes_read_the_pieces_in_order(tmp_path: Path, many_pieces: None) -> None:
+# What a worker sees of this module: a forked one, the parent's memory; a spawned one, the
+# module imported afresh.
+SEEN_BY_WORKERS = "as imported"
+
+
+@pytest.mark.parametrize("started", ["fork", "spawn"])
+def test_other_processes_read_the_pieces_in_order(
+    tmp_path: Path, many_pieces: None, monkeypatch: pytest.MonkeyPatch, started: str
+) -> None:
+    # Spawn where the process has another thread: a run that hashed its manifests has one.
+    monkeypatch.setattr(processes, "fork_is_safe", lambda: started == "fork")
+    monkeypatch.setattr(sys.modules[__name__], "SEEN_BY_WORKERS", "as the parent set it")
     items = entries(random.Random(9), 2000)
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(items, indent=1))
-    results = read_in_pieces_now(path, whole, is_entry)
+    results = read_in_pieces_now(path, whole_and_where, is_entry)
     assert len(results) == 4
-    assert [item for result in results for item in result] == items
+    assert [item for result in results for item in result[2:]] == items
+    workers = {(pid, seen) for pid, seen, *_ in results[1:]}
+    assert os.getpid() not in {pid for pid, _ in workers}
+    assert {seen for _, seen in workers} == {
+        "as the parent set it" if started == "fork" else "as imported"
+    }
+
+
+def whole_and_where(path: Path, piece: Piece, origin: str) -> list[Any]:
+    return [os.getpid(), SEEN_BY_WORKERS, *whole(path, piece, origin)]
 
 
 @pytest.mark.parametrize("where", [0.1, 0.6, 0.95])
