@@ -158,8 +158,12 @@ def adopt_existing(
     # A file with only its size to check costs a few microseconds here; handed to a thread it
     # cost ~10x that in handing the GIL back and forth (a million files: minutes).
     # Their records are committed a slice at a time: a record lost to a SIGKILL costs a stat.
-    read = [f for f in files if f.size is None or not (size_only or _size_is_all(f))]
-    sized = [f for f in files if f.size is not None and (size_only or _size_is_all(f))]
+    sized: list[RemoteFile] = []
+    read: list[RemoteFile] = []
+    for file in files:
+        (sized if file.size is not None and (size_only or _size_is_all(file)) else read).append(
+            file
+        )
     for start in range(0, len(sized), ADOPT_SLICE):
         records: list[VerifiedFile] = []
         for file in sized[start : start + ADOPT_SLICE]:

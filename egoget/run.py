@@ -175,7 +175,8 @@ def diff_plan(
     on_disk = None
     if (
         copies is None
-        and min(len(plan.files), ledger.verified_count()) >= STAT_ELSEWHERE_MIN_FILES
+        and len(plan.files) >= STAT_ELSEWHERE_MIN_FILES
+        and ledger.verified_count() >= STAT_ELSEWHERE_MIN_FILES
         and processes.fork_is_safe()
     ):
         # Only where there are records to hold the files to: a first run has none.
@@ -205,11 +206,7 @@ def diff_plan(
         elif stats is not None:
             held = stats[0][index] == stamp.size and stats[1][index] == stamp.mtime_ns
         else:
-            try:
-                st = os.stat(inside + file.dest)
-                held = st.st_size == stamp.size and st.st_mtime_ns == stamp.mtime_ns
-            except OSError:
-                held = False
+            held = _untouched(stamp, inside + file.dest)
         if held:
             present.append(file)
             present_bytes += stamp.size
@@ -754,6 +751,9 @@ class MetadataFetcher:
         self._session = session
         self._hooks = hooks
         self._cancelled = cancelled
+
+    def kept_file(self, name: str) -> Path:
+        return state_dir(self._session.config.output) / name
 
     def fetch(self, files: list[RemoteFile]) -> dict[str, Path]:
         session = self._session

@@ -35,6 +35,11 @@ class Fetcher(Protocol):
         """Make these files present and verified; return where each landed, by dest."""
         ...
 
+    def kept_file(self, name: str) -> Path:
+        """Where a dataset may keep what it made of the fetched files, for the next run to
+        read back (a file of the output's state, which may not exist yet)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Dataset:

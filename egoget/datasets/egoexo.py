@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from ..config import EgoExoConfig
-from ..constants import STATE_DIR_NAME
 from ..errors import (
     AccessDeniedError,
     EgogetError,
@@ -213,13 +212,13 @@ def select_files(
     are read. With ``kept`` (a file in the output's state), what the same selection chose from
     the same manifests is read back from there instead, and (``keep``) kept there when not."""
     key = _selection_key(selection, manifests) if kept is not None else None
-    if kept is not None and key is not None:
-        selected = _read_kept(kept, key)
-        if selected is not None:
-            return selected
-    selected = _select(selection, manifests)
-    if kept is not None and key is not None and keep:
-        _keep(kept, key, selected)
+    if kept is None or key is None:
+        return _select(selection, manifests)
+    selected = _read_kept(kept, key)
+    if selected is None:
+        selected = _select(selection, manifests)
+        if keep:
+            _keep(kept, key, selected)
     return selected
 
 
@@ -262,10 +261,6 @@ _CHOOSING_CODE = tuple(
     for name in ("datasets/egoexo.py", "datasets/choices.py", "datasets/ego4d.py", "paths.py",
                  "jsonlist.py")
 )  # fmt: skip
-
-
-def kept_selection_path(output: Path) -> Path:
-    return output / STATE_DIR_NAME / "selections" / "egoexo"
 
 
 def _selection_key(selection: EgoExoSelection, manifests: list[tuple[str, Path]]) -> bytes | None:
@@ -379,23 +374,14 @@ def choose_in_piece(
 def _keep_entry(chosen: Chosen, entry: dict[str, Any]) -> None:
     """Every file of an entry, when nothing is filtered: the checks of _select_entry that a
     malformed entry fails, without the filters."""
-    if type(entry) is not dict:
-        raise _Malformed("entry", "an object")
-    uid = entry["uid"]
-    paths = entry["paths"]
-    if type(uid) is not str:
-        raise _Malformed("uid", "a string")
-    if type(paths) is not list:
-        raise _Malformed("paths", "a list")
+    _, paths = _uid_and_paths(entry)
     for path in paths:
         if type(path) is not dict:
             raise _Malformed("paths", "a list of objects")
         _add(chosen, path)
 
 
-def _select_entry(
-    selection: EgoExoSelection, chosen: Chosen, entry: dict[str, Any], general: bool
-) -> None:
+def _uid_and_paths(entry: dict[str, Any]) -> tuple[str, list[Any]]:
     if type(entry) is not dict:
         raise _Malformed("entry", "an object")
     uid = entry["uid"]
@@ -404,6 +390,13 @@ def _select_entry(
         raise _Malformed("uid", "a string")
     if type(paths) is not list:
         raise _Malformed("paths", "a list")
+    return uid, paths
+
+
+def _select_entry(
+    selection: EgoExoSelection, chosen: Chosen, entry: dict[str, Any], general: bool
+) -> None:
+    uid, paths = _uid_and_paths(entry)
     if selection.benchmarks and entry.get("benchmarks"):
         chosen.benchmarks.update(_strings(entry["benchmarks"], "benchmarks") or ())
     for path in paths:
@@ -478,7 +471,7 @@ def plan_run(
     selected = select_files(
         selection,
         [(part, paths[file.dest]) for part, file in wanted.items()],
-        kept_selection_path(config.output),
+        fetcher.kept_file("selections/egoexo"),
         keep=not config.dry_run,
     )
     refused = selected.refused
