@@ -433,8 +433,9 @@ def test_a_rerun_takes_its_selection_from_the_state_until_a_manifest_or_an_optio
 def test_a_release_already_on_disk_is_kept_by_size_and_recorded_once(
     egoexo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
 ) -> None:
-    """Ego-Exo4D manifests give sizes, no checksums: files another tool left are checked by
-    size in place, their records committed together, and the next run has nothing to do."""
+    """Entries with a size and a null checksum (upstream's schema allows both): files another
+    tool left are checked by size in place, their records committed together, and the next run
+    has nothing to do."""
     first = tmp_path / "first"
     assert download(capsys, first, "--parts", "takes").exit_code == 0
     files = sorted(data_files(first))

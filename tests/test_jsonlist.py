@@ -44,6 +44,13 @@ def entries(rng: random.Random, count: int) -> list[dict[str, Any]]:
     return made
 
 
+def manifest_of(tmp_path: Path, seed: int, count: int) -> tuple[list[dict[str, Any]], Path]:
+    items = entries(random.Random(seed), count)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(items, indent=1))
+    return items, path
+
+
 def read_pieces(path: Path, pieces: list[Piece]) -> list[Any]:
     return [item for piece in pieces for item in iter_json_piece(path, piece, str(path))]
 
@@ -78,9 +85,7 @@ def many_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_cut_guessed_wrong_fails_its_piece_and_the_rest_is_read_whole(
     tmp_path: Path, many_pieces: None
 ) -> None:
-    items = entries(random.Random(5), 400)
-    path = tmp_path / "manifest.json"
-    path.write_text(json.dumps(items, indent=1))
+    items, path = manifest_of(tmp_path, 5, 400)
     wrong = split_json_list(path, 4, anything_in_braces)
     with pytest.raises(ManifestError):
         read_pieces(path, wrong)  # a cut fell inside an entry
@@ -101,9 +106,7 @@ def test_other_processes_read_the_pieces_in_order(
     # Spawn where the process has another thread: a run that hashed its manifests has one.
     monkeypatch.setattr(processes, "fork_is_safe", lambda: started == "fork")
     monkeypatch.setattr(sys.modules[__name__], "SEEN_BY_WORKERS", "as the parent set it")
-    items = entries(random.Random(9), 2000)
-    path = tmp_path / "manifest.json"
-    path.write_text(json.dumps(items, indent=1))
+    items, path = manifest_of(tmp_path, 9, 2000)
     results = read_in_pieces_now(path, whole_and_where, is_entry)
     assert len(results) == 4
     assert [item for result in results for item in result[2:]] == items
@@ -144,9 +147,7 @@ def dies_in_a_child(path: Path, piece: Piece, origin: str) -> list[Any]:
 def test_a_worker_killed_mid_piece_leaves_its_piece_to_the_parent(
     tmp_path: Path, many_pieces: None
 ) -> None:
-    items = entries(random.Random(11), 2000)
-    path = tmp_path / "manifest.json"
-    path.write_text(json.dumps(items, indent=1))
+    items, path = manifest_of(tmp_path, 11, 2000)
     results = read_in_pieces_now(path, dies_in_a_child, is_entry)
     assert [item for result in results for item in result] == items
 
@@ -158,7 +159,5 @@ def test_no_worker_can_start_and_the_file_is_read_here(
         raise OSError(38, "Function not implemented")  # no /dev/shm, as in some sandboxes
 
     monkeypatch.setattr(processes, "ProcessPoolExecutor", no_semaphores)
-    items = entries(random.Random(12), 500)
-    path = tmp_path / "manifest.json"
-    path.write_text(json.dumps(items, indent=1))
+    items, path = manifest_of(tmp_path, 12, 500)
     assert read_in_pieces_now(path, whole, is_entry) == [items]
