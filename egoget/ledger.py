@@ -1,7 +1,8 @@
 """SQLite record of what is verified on disk and of the finished chunks of partial files.
 
 "Already downloaded" is answered from here plus a local ``stat`` — never a request per file.
-Chunk rows are committed as each chunk lands, so a SIGKILL loses at most the chunks in flight.
+Chunk rows are committed as each chunk lands, so a SIGKILL loses at most the chunks in flight;
+progress inside a chunk is committed about once a second, so it loses a second of that too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
-from .constants import LEDGER_FILE_NAME, VERIFIED_BATCH_MAX, VERIFIED_BATCH_MAX_AGE_S
+from .constants import (
+    LEDGER_FILE_NAME,
+    PROGRESS_COMMIT_INTERVAL_S,
+    VERIFIED_BATCH_MAX,
+    VERIFIED_BATCH_MAX_AGE_S,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -142,12 +148,16 @@ class Ledger:
         # simply fetched again.
         self._pending_verified: list[VerifiedFile] = []
         self._last_flush = time.monotonic()
+        # dest -> chunk index -> bytes written at its start, not yet committed.
+        self._pending_progress: dict[str, dict[int, int]] = {}
+        self._last_progress_commit = time.monotonic()
 
     def close(self) -> None:
         # A worker stuck in a write must not keep the process from exiting after Ctrl-C.
         if self._lock.acquire(timeout=2):
             try:
                 self._flush_verified()
+                self._commit_progress()
                 self._db.close()
             finally:
                 self._lock.release()
@@ -220,6 +230,8 @@ class Ledger:
         if not self._pending_verified:
             return
         records, self._pending_verified = self._pending_verified, []
+        for record in records:
+            self._pending_progress.pop(record.dest, None)
         dests = [(r.dest,) for r in records]
         self._db.execute("BEGIN")
         self._db.executemany(
@@ -264,6 +276,7 @@ class Ledger:
     def partial_files(self) -> dict[str, PartialFile]:
         """Every partial file with its finished chunks, in two queries (read once per run)."""
         with self._lock:
+            self._commit_progress()
             rows = self._db.execute(
                 "SELECT dest, uri, size, validator, chunk_size, part_size FROM partials"
             ).fetchall()
@@ -295,6 +308,7 @@ class Ledger:
         upload_id: str | None = None,
     ) -> None:
         with self._lock:
+            self._pending_progress.pop(dest, None)
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM chunks WHERE dest = ?", (dest,))
             self._db.execute("DELETE FROM chunk_progress WHERE dest = ?", (dest,))
@@ -309,6 +323,7 @@ class Ledger:
 
     def record_chunk(self, dest: str, index: int, part_md5s: bytes) -> None:
         with self._lock:
+            self._pending_progress.get(dest, {}).pop(index, None)
             self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT OR REPLACE INTO chunks VALUES (?,?,?)", (dest, index, part_md5s)
@@ -319,12 +334,24 @@ class Ledger:
     def record_progress(self, dest: str, index: int, done: int) -> None:
         """Bytes at the start of an unfinished chunk that are written to the part file."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO chunk_progress VALUES (?,?,?)", (dest, index, done)
-            )
+            self._pending_progress.setdefault(dest, {})[index] = done
+            if time.monotonic() - self._last_progress_commit >= PROGRESS_COMMIT_INTERVAL_S:
+                self._commit_progress()
+
+    def _commit_progress(self) -> None:
+        self._last_progress_commit = time.monotonic()
+        if not self._pending_progress:
+            return
+        pending, self._pending_progress = self._pending_progress, {}
+        rows = [(dest, index, done) for dest, chunks in pending.items()
+                for index, done in chunks.items()]  # fmt: skip
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT OR REPLACE INTO chunk_progress VALUES (?,?,?)", rows)
+        self._db.execute("COMMIT")
 
     def drop_partial(self, dest: str) -> None:
         with self._lock:
+            self._pending_progress.pop(dest, None)
             self._db.execute("BEGIN")
             self._db.execute("DELETE FROM partials WHERE dest = ?", (dest,))
             self._db.execute("DELETE FROM chunks WHERE dest = ?", (dest,))
