@@ -331,11 +331,12 @@ class Ledger:
             self._db.execute("DELETE FROM chunk_progress WHERE dest = ? AND idx = ?", (dest, index))
             self._db.execute("COMMIT")
 
-    def record_progress(self, dest: str, index: int, done: int) -> None:
-        """Bytes at the start of an unfinished chunk that are written to the part file."""
+    def record_progress(self, dest: str, index: int, done: int, now: bool = False) -> None:
+        """Bytes at the start of an unfinished chunk that are written to the part file;
+        committed within a second, or at once if ``now``."""
         with self._lock:
             self._pending_progress.setdefault(dest, {})[index] = done
-            if time.monotonic() - self._last_progress_commit >= PROGRESS_COMMIT_INTERVAL_S:
+            if now or time.monotonic() - self._last_progress_commit >= PROGRESS_COMMIT_INTERVAL_S:
                 self._commit_progress()
 
     def _commit_progress(self) -> None:

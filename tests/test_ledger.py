@@ -39,10 +39,15 @@ def test_progress_is_committed_once_a_second_and_on_close(
     ledger.record_progress("a.mp4", 2, 6 * MIB)
     # A finished chunk's progress, still uncommitted, must not come back after its record.
     ledger.record_chunk("a.mp4", 1, b"\x00" * 32)
+    # A chunk fetched whole is committed at once: its record waits for its worker's next chunk.
+    ledger.record_progress("a.mp4", 3, 16 * MIB, now=True)
+    expected = {("a.mp4", 0): 16 * MIB, ("a.mp4", 2): 6 * MIB, ("a.mp4", 3): 16 * MIB}
+    assert committed_progress(tmp_path) == expected
+    ledger.record_progress("a.mp4", 2, 8 * MIB)  # committed on close
     ledger.close()
-    assert committed_progress(tmp_path) == {("a.mp4", 0): 16 * MIB, ("a.mp4", 2): 6 * MIB}
+    assert committed_progress(tmp_path) == {**expected, ("a.mp4", 2): 8 * MIB}
     partial = Ledger(tmp_path).partial_files()["a.mp4"]
-    assert partial.chunk_progress == {0: 16 * MIB, 2: 6 * MIB}
+    assert partial.chunk_progress == {0: 16 * MIB, 2: 8 * MIB, 3: 16 * MIB}
     assert set(partial.done_chunks) == {1}
 
 

@@ -369,13 +369,16 @@ class Engine:
                     buffers.lend(slot, hasher.update(view[:got]))
                     offset += got
                     self._count(job, got, direct_bytes)
-                    # At the chunk's end too: it is recorded as done only once its worker is
-                    # between tasks (after its next chunk), and a kill before that must not
-                    # cost its bytes: a rerun hashes them from the part file instead.
+                    # At the chunk's end too, committed at once: it is recorded as done only
+                    # once its worker is between tasks (after its next chunk), and a kill
+                    # before that must not cost its bytes: a rerun hashes them from the part
+                    # file instead.
                     if job.checkpointed and (
                         offset == end or offset - checkpoint >= CHECKPOINT_BYTES
                     ):
-                        self._ledger.record_progress(job.file.dest, index, offset - start)
+                        self._ledger.record_progress(
+                            job.file.dest, index, offset - start, now=offset == end
+                        )
                         checkpoint = offset
             except RetryableError as exc:
                 if not flow.hedged or hedges >= MAX_HEDGES_PER_RANGE:
