@@ -18,7 +18,6 @@ import pickle
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
@@ -268,6 +267,8 @@ def read_in_pieces(
 def _received(sent: Future[bytes | None]) -> Any:
     """A piece's result from another process; None when it failed there, or the process died
     (killed for memory, say) or could not start."""
+    from concurrent.futures.process import BrokenProcessPool  # a pool was made: cheap now
+
     try:
         body = sent.result()
     except (BrokenProcessPool, OSError):

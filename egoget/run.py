@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import gc
 import hashlib
-import multiprocessing
 import os
 import posixpath
 import shutil
@@ -240,6 +239,8 @@ class StatsElsewhere:
     def start(cls, inside: str, files: list[RemoteFile]) -> StatsElsewhere | None:
         """None when no child can be started (no memory to fork, a process limit): the caller
         stats the files itself."""
+        import multiprocessing  # here: most runs never start a child, and every run started
+
         fork = multiprocessing.get_context("fork")
         answers, answer = fork.Pipe(duplex=False)
         child = fork.Process(target=_send_stats, args=(answer, inside, files), daemon=True)

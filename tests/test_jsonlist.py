@@ -158,6 +158,7 @@ def test_no_worker_can_start_and_the_file_is_read_here(
     def no_semaphores(*args: Any, **kwargs: Any) -> None:
         raise OSError(38, "Function not implemented")  # no /dev/shm, as in some sandboxes
 
-    monkeypatch.setattr(processes, "ProcessPoolExecutor", no_semaphores)
+    # processes.pool imports it when it makes one.
+    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", no_semaphores)
     items, path = manifest_of(tmp_path, 12, 500)
     assert read_in_pieces_now(path, whole, is_entry) == [items]
