@@ -239,7 +239,7 @@ class StatsElsewhere:
     def start(cls, inside: str, files: list[RemoteFile]) -> StatsElsewhere | None:
         """None when no child can be started (no memory to fork, a process limit): the caller
         stats the files itself."""
-        import multiprocessing  # here: most runs never start a child, and every run started
+        import multiprocessing  # not at start-up: see processes.py
 
         fork = multiprocessing.get_context("fork")
         answers, answer = fork.Pipe(duplex=False)
