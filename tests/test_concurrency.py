@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from egoget.transfer.concurrency import ConcurrencyTuner
 from tests.mirror import SeaweedServer
 from tests.mirror.seed import ensure_bucket, object_bytes
 
@@ -87,3 +88,18 @@ def test_a_server_that_pushes_back_gets_fewer(
     peak, final = report["peak_connections"], report["connections"]
     assert isinstance(peak, int) and isinstance(final, int)
     assert final < peak and final <= 4, report
+
+
+def test_a_worker_keeps_its_slot_until_the_level_falls_below_the_slots_held() -> None:
+    tuner = ConcurrencyTuner(cap=4, start=2)
+    assert tuner.acquire(0) and tuner.acquire(0)
+    assert not tuner.acquire(0)  # both slots held
+    assert tuner.keep() and tuner.keep()  # kept between fetches: still none free
+    assert not tuner.acquire(0)
+    tuner.retried()  # the server pushed back: level 1, two slots held
+    assert tuner.level == 1
+    assert not tuner.keep()  # the first worker between fetches gives its slot back
+    assert tuner.keep()  # the second keeps the one the level allows
+    assert not tuner.acquire(0)
+    tuner.release()
+    assert tuner.acquire(0)

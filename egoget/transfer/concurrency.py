@@ -34,7 +34,8 @@ CALM_AFTER_RETRY_S = 10.0
 
 class ConcurrencyTuner:
     """Slots for workers: a worker holds one while it fetches (a chunk, a file's first
-    request). ``observe`` is called about every 0.1 s with the bytes received so far."""
+    request), and keeps it for its next unless the level has fallen. ``observe`` is called
+    about every 0.1 s with the bytes received so far."""
 
     def __init__(self, cap: int, start: int = START_LEVEL):
         self.cap = max(1, cap)
@@ -65,6 +66,17 @@ class ConcurrencyTuner:
         with self._changed:
             self._busy -= 1
             self._changed.notify()
+
+    def keep(self) -> bool:
+        """Whether a worker between two fetches keeps its slot; if not, it has given it back."""
+        if self._busy <= self.level:
+            return True  # read without the lock: a fall seen one fetch late costs nothing
+        with self._changed:
+            if self._busy <= self.level:
+                return True
+            # No one is woken: with more slots held than the level, none is free.
+            self._busy -= 1
+            return False
 
     def retried(self) -> None:
         """The server pushed back or the link faltered: halve, and hold off growing."""

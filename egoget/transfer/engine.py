@@ -167,36 +167,45 @@ class Engine:
         # its file, whose new requests must not share this worker's connection with a body
         # still being read.
         fetched: list[FetchedChunk] = []
+        # A slot per request in flight, kept from one task to the next while the level allows:
+        # giving it back after every task woke a waiting worker only to have this one take it
+        # again, a context switch and a GIL handoff per small file.
+        holding_slot = False
         try:
             while not self._cancelled.is_set():
                 self._end_hashed_chunks(fetched, wait=False)
-                # A slot per request in flight. A worker waiting for one still ends its hashed
-                # chunks every few milliseconds; one with none to end just waits.
-                if not self._tuner.acquire(SLOT_WAIT_S if fetched else IDLE_SLOT_WAIT_S):
-                    continue
-                try:
-                    task = self._next_task()
+                # A worker waiting for a slot still ends its hashed chunks every few
+                # milliseconds; one with none to end just waits.
+                if not holding_slot:
+                    if not self._tuner.acquire(SLOT_WAIT_S if fetched else IDLE_SLOT_WAIT_S):
+                        continue
+                    holding_slot = True
+                task = self._next_task()
+                if isinstance(task, ChunkTask):
+                    self._run_chunk(task, buffers, fetched)
+                elif isinstance(task, RemoteFile):
+                    self._opened(task, restarts=0)
+                else:
+                    self._tuner.release()
+                    holding_slot = False
                     if task is _Wait.WAIT:
                         with self._work:
                             self._work.wait(SLOT_WAIT_S if fetched else IDLE_SLOT_WAIT_S)
-                        continue
-                    if task is None:
-                        if not fetched:
-                            return
+                    elif not fetched:
+                        return
+                    else:
                         # Ending them may restart a file, which brings new work.
                         self._end_hashed_chunks(fetched, wait=True)
-                        continue
-                    if isinstance(task, ChunkTask):
-                        self._run_chunk(task, buffers, fetched)
-                    else:
-                        self._opened(task, restarts=0)
-                finally:
-                    self._tuner.release()
+                    continue
+                holding_slot = self._tuner.keep()
             self._end_hashed_chunks(fetched, wait=True)
         except Exception as exc:
             # A bug must end the run loudly, never leave a file silently unaccounted for.
             self._fail_run(EgogetError(f"internal error: {exc!r}", hint=_BUG_HINT))
             raise
+        finally:
+            if holding_slot:
+                self._tuner.release()
 
     def _end_hashed_chunks(self, fetched: list[FetchedChunk], wait: bool) -> None:
         """End the fetched chunks whose hashing is done (all of them, waiting, if ``wait``)."""
