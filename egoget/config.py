@@ -1,25 +1,25 @@
-"""The options of a run as pydantic models: flags, JSON config files and EGOGET_* share them."""
+"""The options of a run: flags, JSON config files and EGOGET_* share them.
+
+Declared as frozen dataclasses whose fields carry their rules (other spellings, bounds, a
+pattern, a check), and checked here. Not pydantic: importing it and building its validators
+was ~0.2 s of CPU before every run's first request, as much as the rest of egoget's imports,
+and a run of 2000 small files takes 3-4 s. The few coercions a JSON config needs ("4" for 4,
+"true" for true, "~" in a path) are below.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import os
 import re
-from dataclasses import dataclass
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
-
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
 
 from .constants import (
     DEFAULT_CHUNK_SIZE_MIB,
@@ -35,7 +35,35 @@ from .paths import safe_relative_path
 from .shards import Shard, parse_shard
 from .userfiles import read_json_object, read_uid_file
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+# --- how an option is declared ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a field accepts beyond its type. ``before`` sees the raw value (and may replace
+    it); ``check`` sees the typed one and raises ValueError to refuse it."""
+
+    aliases: tuple[str, ...] = ()
+    description: str | None = None
+    ge: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    pattern: str | None = None
+    before: Callable[[Any], Any] | None = None
+    check: Callable[[Any], object] | None = None
+
+
+def rule(**kwargs: Any) -> dict[str, Rule]:
+    """A field's metadata: ``field(default=..., metadata=rule(ge=1, aliases=("num_workers",)))``."""
+    return {"rule": Rule(**kwargs)}
+
+
+def _rule_of(f: dataclasses.Field[Any]) -> Rule:
+    found = f.metadata.get("rule")
+    return found if isinstance(found, Rule) else Rule()
+
+
+_NO_VALUE = object()
 
 
 def _expand_user_path(value: Any) -> Any:
@@ -45,9 +73,205 @@ def _expand_user_path(value: Any) -> Any:
     return value
 
 
-# A path the user wrote, in a flag or a config file: "~/ego4d" and "$SCRATCH/ego4d" work.
-UserPath = Annotated[Path, BeforeValidator(_expand_user_path)]
+class _Invalid(ValueError):
+    """One value refused, with where it sits inside the field (a list's index)."""
 
+    def __init__(self, message: str, where: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+
+_TRUE = {"true", "1", "yes", "y", "on", "t"}
+_FALSE = {"false", "0", "no", "n", "off", "f"}
+
+
+def _coerce(kind: Any, value: Any) -> Any:
+    """``value`` as ``kind`` (str, int, float, bool, Path, an Enum, list[X], unions with None),
+    with the lax conversions a JSON file or an environment variable needs."""
+    origin = typing.get_origin(kind)
+    if origin is typing.Union or origin is types.UnionType:
+        arms = typing.get_args(kind)
+        if value is None and type(None) in arms:
+            return None
+        first: _Invalid | None = None
+        for arm in (a for a in arms if a is not type(None)):
+            try:
+                return _coerce(arm, value)
+            except _Invalid as exc:
+                first = first or exc
+        assert first is not None
+        raise first
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise _Invalid("Input should be a valid list")
+        (item_kind,) = typing.get_args(kind)
+        items = []
+        for index, item in enumerate(value):
+            try:
+                items.append(_coerce(item_kind, item))
+            except _Invalid as exc:
+                raise _Invalid(exc.message, (str(index), *exc.where)) from None
+        return items
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise _Invalid("Input should be a valid boolean")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise _Invalid("Input should be a valid integer")
+    if kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise _Invalid("Input should be a valid number")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        raise _Invalid("Input should be a valid string")
+    if kind is Path:
+        if isinstance(value, str | os.PathLike):
+            return Path(_expand_user_path(value))
+        raise _Invalid("Input should be a path (a string)")
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        try:
+            return kind(value)
+        except ValueError:
+            choices = ", ".join(repr(member.value) for member in kind)
+            raise _Invalid(f"Input should be one of {choices}") from None
+    raise TypeError(f"no rule for options of type {kind!r}")  # a bug in a declaration
+
+
+def _constrain(value: Any, spec: Rule) -> None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if spec.ge is not None and value < spec.ge:
+            raise _Invalid(f"Input should be greater than or equal to {spec.ge:g}")
+        if spec.le is not None and value > spec.le:
+            raise _Invalid(f"Input should be less than or equal to {spec.le:g}")
+        if spec.gt is not None and value <= spec.gt:
+            raise _Invalid(f"Input should be greater than {spec.gt:g}")
+    if spec.pattern is not None and isinstance(value, str) and not re.search(spec.pattern, value):
+        raise _Invalid(f"String should match pattern {spec.pattern!r}")
+
+
+_KINDS: dict[type, dict[str, Any]] = {}
+
+
+def _kinds(model: type) -> dict[str, Any]:
+    """The fields' types, resolved once per model (this module postpones annotations)."""
+    if model not in _KINDS:
+        _KINDS[model] = typing.get_type_hints(model)
+    return _KINDS[model]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """The root of every options model: how a dict of values becomes one, and back."""
+
+    @classmethod
+    def prepare(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The raw values before any field is read: rewrite them, or raise ValueError."""
+        return values
+
+    def finish(self) -> None:
+        """Checks across fields once each is valid: raise ValueError to refuse."""
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def default_of(cls, name: str) -> Any:
+        found = next(f for f in dataclasses.fields(cls) if f.name == name)
+        return found.default
+
+    def values(self, exclude: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The options as a dict (lists copied): what ``build_config`` takes back."""
+        return {
+            f.name: list(value) if isinstance(value, list) else value
+            for f in dataclasses.fields(self)
+            if f.name not in exclude
+            for value in [getattr(self, f.name)]
+        }
+
+
+OptionsT = TypeVar("OptionsT", bound=Options)
+
+
+def _validate(model: type[OptionsT], values: dict[str, Any]) -> tuple[OptionsT | None, list[str]]:
+    """The model built from ``values``, or None and every problem found, each as pydantic
+    worded it ("KEY: what is wrong"), so that a config file's mistakes come out at once."""
+    problems: list[str] = []
+    try:
+        values = model.prepare(dict(values))
+    except ValueError as exc:
+        return None, [f"(top level): {exc}"]
+    spellings = {}
+    for f in dataclasses.fields(model):
+        for spelling in (f.name, *_rule_of(f).aliases):
+            spellings[spelling] = f.name
+    problems += [f"unknown option {key!r}" for key in values if key not in spellings]
+    kinds = _kinds(model)
+    chosen: dict[str, Any] = {}
+    for f in dataclasses.fields(model):
+        spec = _rule_of(f)
+        given = next((s for s in (f.name, *spec.aliases) if s in values), None)
+        if given is None:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                problems.append(f"{f.name}: Field required")
+            continue
+        value = values[given]
+        try:
+            if spec.before is not None:
+                value = spec.before(value)
+            value = _coerce(kinds[f.name], value)
+            _constrain(value, spec)
+            if spec.check is not None and value is not None:
+                spec.check(value)
+        except _Invalid as exc:
+            problems.append(f"{'.'.join((given, *exc.where))}: {exc.message}")
+            continue
+        except ValueError as exc:
+            problems.append(f"{given}: {exc}")
+            continue
+        chosen[f.name] = value
+    if problems:
+        return None, problems
+    built = model(**chosen)
+    try:
+        built.finish()
+    except ValueError as exc:
+        return None, [f"(top level): {exc}"]
+    return built, []
+
+
+def build_config(model: type[OptionsT], values: dict[str, Any], origin: str) -> OptionsT:
+    built, problems = _validate(model, values)
+    if built is None:
+        # The list of every option helps with a misspelt key, not with a bad value.
+        unknown = any(problem.startswith("unknown option") for problem in problems)
+        hint = f"valid options: {', '.join(sorted(model.option_names()))}" if unknown else None
+        raise ConfigError(f"invalid {origin}: " + "; ".join(problems), hint=hint)
+    return built
+
+
+# --- outputs ---------------------------------------------------------------------------------
 
 # `-o "$OUT"` with OUT unset: the current directory is never what was meant.
 EMPTY_OUTPUT = "the output directory is empty: give a folder to write into"
@@ -148,104 +372,143 @@ def parse_rate(text: str) -> int:
     return int(float(match.group(1)) * _RATE_UNITS[match.group(2).lower()])
 
 
-class TransferConfig(BaseModel):
+def _local_output(value: Any) -> Any:
+    text = os.fspath(value) if isinstance(value, str | os.PathLike) else ""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(EMPTY_OUTPUT)
+    problem = url_output_problem(text)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _endpoint_is_a_url(value: Any) -> Any:
+    if value == "":
+        return None  # `--endpoint-url "$UNSET"`: AWS, as it always meant
+    if isinstance(value, str) and not re.match(r"^https?://[^/]", value, re.IGNORECASE):
+        raise ValueError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class TransferConfig(Options):
     """How bytes move: shared by every command that downloads."""
 
-    # Validators are built when a model is first used: a run uses one of the nine.
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
-
-    output: UserPath = Field(
-        description="Output directory (egoget keeps its state in OUTPUT/.egoget), or "
-        "s3://BUCKET/PREFIX/ to copy into a bucket",
-        validation_alias=AliasChoices("output", "output_directory", "out_dir"),
+    output: Path = field(
+        metadata=rule(
+            aliases=("output_directory", "out_dir"),
+            before=_local_output,
+            description="Output directory (egoget keeps its state in OUTPUT/.egoget), or "
+            "s3://BUCKET/PREFIX/ to copy into a bucket",
+        )
     )
-    procs: int = Field(
-        DEFAULT_PROCS,
-        ge=1,
-        le=256,
-        description="At most this many parallel connections (the run finds how many pay)",
-        validation_alias=AliasChoices("procs", "num_workers"),
+    procs: int = field(
+        default=DEFAULT_PROCS,
+        metadata=rule(
+            aliases=("num_workers",),
+            ge=1,
+            le=256,
+            description="At most this many parallel connections (the run finds how many pay)",
+        ),
     )
-    chunk_size_mib: int = Field(DEFAULT_CHUNK_SIZE_MIB, ge=1, le=4096)
-    max_attempts: int = Field(DEFAULT_MAX_ATTEMPTS, ge=1, le=100)
-    stall_timeout_s: float = Field(DEFAULT_STALL_TIMEOUT_S, gt=0)
-    connect_timeout_s: float = Field(DEFAULT_CONNECT_TIMEOUT_S, gt=0)
-    limit_rate: str | None = Field(None, description="Bandwidth cap, e.g. 50M (bytes/s)")
-    io_mode: IoMode = Field(
-        IoMode.AUTO, description="auto, direct or buffered: how part files are written"
+    chunk_size_mib: int = field(default=DEFAULT_CHUNK_SIZE_MIB, metadata=rule(ge=1, le=4096))
+    max_attempts: int = field(default=DEFAULT_MAX_ATTEMPTS, metadata=rule(ge=1, le=100))
+    stall_timeout_s: float = field(default=DEFAULT_STALL_TIMEOUT_S, metadata=rule(gt=0))
+    connect_timeout_s: float = field(default=DEFAULT_CONNECT_TIMEOUT_S, metadata=rule(gt=0))
+    limit_rate: str | None = field(
+        default=None,
+        metadata=rule(check=parse_rate, description="Bandwidth cap, e.g. 50M (bytes/s)"),
     )
-    endpoint_url: str | None = Field(
-        None, description="S3-compatible endpoint, e.g. http://127.0.0.1:8333"
+    io_mode: IoMode = field(
+        default=IoMode.AUTO,
+        metadata=rule(description="auto, direct or buffered: how part files are written"),
     )
-    aws_profile: str | None = Field(
-        None, validation_alias=AliasChoices("aws_profile", "aws_profile_name", "s3_profile")
+    endpoint_url: str | None = field(
+        default=None,
+        metadata=rule(
+            before=_endpoint_is_a_url,
+            description="S3-compatible endpoint, e.g. http://127.0.0.1:8333",
+        ),
     )
-    cookies: UserPath | None = Field(
-        None, description="cookies.txt of a browser signed in to Google, for Drive files"
+    aws_profile: str | None = field(
+        default=None, metadata=rule(aliases=("aws_profile_name", "s3_profile"))
     )
-    proxy: str | None = Field(
-        None, description="http://[user:password@]host:port; overrides HTTPS_PROXY/HTTP_PROXY"
+    cookies: Path | None = field(
+        default=None,
+        metadata=rule(description="cookies.txt of a browser signed in to Google, for Drive files"),
     )
-    ca_bundle: UserPath | None = Field(
-        None, description="PEM file of CA certificates to trust; overrides AWS_CA_BUNDLE etc."
+    proxy: str | None = field(
+        default=None,
+        metadata=rule(
+            description="http://[user:password@]host:port; overrides HTTPS_PROXY/HTTP_PROXY"
+        ),
     )
-    no_verify_ssl: bool = Field(False, description="Skip TLS certificate checks (unsafe)")
-    trust_existing: str = Field(
-        "hash",
-        pattern="^(hash|size)$",
-        description="Files already on disk that egoget did not download: checked by their "
-        "content (hash) or by their size only (size)",
+    ca_bundle: Path | None = field(
+        default=None,
+        metadata=rule(
+            description="PEM file of CA certificates to trust; overrides AWS_CA_BUNDLE etc."
+        ),
+    )
+    no_verify_ssl: bool = field(
+        default=False, metadata=rule(description="Skip TLS certificate checks (unsafe)")
+    )
+    trust_existing: str = field(
+        default="hash",
+        metadata=rule(
+            pattern="^(hash|size)$",
+            description="Files already on disk that egoget did not download: checked by their "
+            "content (hash) or by their size only (size)",
+        ),
     )
     dry_run: bool = False
-    yes: bool = Field(False, validation_alias=AliasChoices("yes", "assume_yes"))
+    yes: bool = field(default=False, metadata=rule(aliases=("assume_yes",)))
     skip_invalid: bool = False
     # -o s3://bucket/prefix/: the files are copied there, and ``output`` is the local folder
     # that keeps the copy's ledger and the manifests it plans from.
-    bucket_output: str | None = Field(
-        None, description="Set by -o s3://BUCKET/PREFIX/: the bucket the files are copied into"
+    bucket_output: str | None = field(
+        default=None,
+        metadata=rule(
+            description="Set by -o s3://BUCKET/PREFIX/: the bucket the files are copied into"
+        ),
     )
-    state_dir: UserPath | None = Field(
-        None,
-        description="With -o s3://...: where egoget keeps its ledger and manifests "
-        "[default: $XDG_STATE_HOME/egoget/STORE/BUCKET/PREFIX]",
+    state_dir: Path | None = field(
+        default=None,
+        metadata=rule(
+            description="With -o s3://...: where egoget keeps its ledger and manifests "
+            "[default: $XDG_STATE_HOME/egoget/STORE/BUCKET/PREFIX]"
+        ),
     )
-    dest_profile: str | None = Field(
-        None, description="With -o s3://...: the AWS profile of the destination bucket"
+    dest_profile: str | None = field(
+        default=None,
+        metadata=rule(description="With -o s3://...: the AWS profile of the destination bucket"),
     )
-    dest_endpoint_url: str | None = Field(
-        None, description="With -o s3://...: the destination's S3 endpoint (Ceph, MinIO)"
+    dest_endpoint_url: str | None = field(
+        default=None,
+        metadata=rule(
+            before=_endpoint_is_a_url,
+            description="With -o s3://...: the destination's S3 endpoint (Ceph, MinIO)",
+        ),
     )
 
-    @model_validator(mode="before")
     @classmethod
-    def _bucket_output(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        key = next((k for k in _OUTPUT_KEYS if k in data), None)
-        value = data.get(key) if key else None
-        if not isinstance(value, str) or not is_bucket_output(value):
-            return data
+    def prepare(cls, values: dict[str, Any]) -> dict[str, Any]:
+        key = next((k for k in _OUTPUT_KEYS if k in values), None)
+        value = values[key] if key else None
+        if key is None or not isinstance(value, str) or not is_bucket_output(value):
+            return values
         problem = url_output_problem(value, bucket_ok=True)
         if problem:
             raise ValueError(problem)
         target = BucketTarget.parse(value)
         endpoint = (
-            data.get("dest_endpoint_url") or data.get("endpoint_url") or endpoint_from_environment()
+            values.get("dest_endpoint_url")
+            or values.get("endpoint_url")
+            or endpoint_from_environment()
         )
-        local = data.get("state_dir") or bucket_state_dir(target, endpoint)
-        return {**data, key: local, "bucket_output": target.url}
+        local = values.get("state_dir") or bucket_state_dir(target, endpoint)
+        return {**values, key: local, "bucket_output": target.url}
 
-    @field_validator("endpoint_url", "dest_endpoint_url", mode="before")
-    @classmethod
-    def _endpoint_is_a_url(cls, value: Any) -> Any:
-        if value == "":
-            return None  # `--endpoint-url "$UNSET"`: AWS, as it always meant
-        if isinstance(value, str) and not re.match(r"^https?://[^/]", value, re.IGNORECASE):
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
-        return value
-
-    @model_validator(mode="after")
-    def _bucket_options_need_a_bucket(self) -> TransferConfig:
+    def finish(self) -> None:
         given = [
             f"--{name.replace('_', '-')}"
             for name in ("state_dir", "dest_profile", "dest_endpoint_url")
@@ -253,52 +516,31 @@ class TransferConfig(BaseModel):
         ]
         if given and self.bucket_output is None:
             raise ValueError(f"{', '.join(given)}: only with a bucket output (-o s3://BUCKET/...)")
-        return self
-
-    @field_validator("output", mode="before")
-    @classmethod
-    def _local_output(cls, value: Any) -> Any:
-        text = os.fspath(value) if isinstance(value, str | os.PathLike) else ""
-        if isinstance(value, str) and not value.strip():
-            raise ValueError(EMPTY_OUTPUT)
-        problem = url_output_problem(text)
-        if problem:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("limit_rate")
-    @classmethod
-    def _check_rate(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_rate(value)
-        return value
 
     @property
     def limit_rate_bytes_per_s(self) -> int | None:
         return parse_rate(self.limit_rate) if self.limit_rate else None
 
 
+@dataclass(frozen=True, kw_only=True)
 class FetchConfig(TransferConfig):
-    uris: list[str] = Field(default_factory=list)
-    from_file: UserPath | None = None
+    uris: list[str] = field(default_factory=list)
+    from_file: Path | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class DatasetConfig(TransferConfig):
     """Options of every `egoget download DATASET`."""
 
     dataset: str
-    shard: str | None = Field(
-        None,
-        description="K/N: this machine's share of the plan; auto: from a Slurm job array or a "
-        "Kubernetes Indexed Job",
+    shard: str | None = field(
+        default=None,
+        metadata=rule(
+            check=parse_shard,
+            description="K/N: this machine's share of the plan; auto: from a Slurm job array "
+            "or a Kubernetes Indexed Job",
+        ),
     )
-
-    @field_validator("shard")
-    @classmethod
-    def _check_shard(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_shard(value)
-        return value
 
     @property
     def this_shard(self) -> Shard | None:
@@ -306,37 +548,35 @@ class DatasetConfig(TransferConfig):
         return parse_shard(self.shard) if self.shard else None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Ego4dConfig(DatasetConfig):
     """`egoget download ego4d`. The official `ego4d` CLI's config keys are accepted too."""
 
     dataset: str = "ego4d"
-    parts: list[str] = Field(
-        default_factory=list, validation_alias=AliasChoices("parts", "datasets")
-    )
+    parts: list[str] = field(default_factory=list, metadata=rule(aliases=("datasets",)))
     version: str = "v2_1"
     metadata: bool = True
-    benchmarks: list[str] = Field(default_factory=list)
-    universities: list[str] = Field(default_factory=list)
-    video_uids: list[str] = Field(default_factory=list)
-    video_uid_file: UserPath | None = None
+    benchmarks: list[str] = field(default_factory=list)
+    universities: list[str] = field(default_factory=list)
+    video_uids: list[str] = field(default_factory=list)
+    video_uid_file: Path | None = None
     # The official CLI's other keys (config.py:85-105), so its configs run unchanged.
     manifest: bool = False  # also the full_scale manifest at <out>/manifest.csv
     list_datasets: bool = False  # show the release's datasets instead of downloading
-    manifest_override_path: UserPath | None = None  # a local manifest for every dataset
+    manifest_override_path: Path | None = None  # a local manifest for every dataset
     # No effect here, said in a note: egoget's own check of what is present needs no request
     # per file and is never skipped.
-    bypass_version_check: bool | None = Field(
-        None, validation_alias=AliasChoices("bypass_version_check", "bypass_existing")
+    bypass_version_check: bool | None = field(
+        default=None, metadata=rule(aliases=("bypass_existing",))
     )
     skip_s3_checks: bool | None = None
     annotations: bool | list[str] | None = None  # "(Currently unsupported)" upstream too
     viz: bool | None = None
 
-    @model_validator(mode="after")
-    def _official_viz_flag(self) -> Ego4dConfig:
+    def finish(self) -> None:
+        super().finish()
         if self.viz and "viz" not in self.parts:
             self.parts.append("viz")
-        return self
 
     def all_video_uids(self) -> list[str]:
         uids = list(self.video_uids)
@@ -345,20 +585,21 @@ class Ego4dConfig(DatasetConfig):
         return uids
 
 
+@dataclass(frozen=True, kw_only=True)
 class EgoExoConfig(DatasetConfig):
     """`egoget download egoexo`. The official `egoexo` CLI's option names are accepted too."""
 
     dataset: str = "egoexo"
-    parts: list[str] = Field(default_factory=list)
-    uids: list[str] = Field(default_factory=list)
-    benchmarks: list[str] = Field(default_factory=list)
-    splits: list[str] = Field(default_factory=list)
-    views: list[str] = Field(default_factory=list)
-    universities: list[str] = Field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    uids: list[str] = field(default_factory=list)
+    benchmarks: list[str] = field(default_factory=list)
+    splits: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+    universities: list[str] = field(default_factory=list)
     release: str = "v2"
-    base_uri: str = Field(
-        "s3://ego4d-consortium-sharing/egoexo-public/",
-        validation_alias=AliasChoices("base_uri", "base_dir"),
+    base_uri: str = field(
+        default="s3://ego4d-consortium-sharing/egoexo-public/",
+        metadata=rule(aliases=("base_dir",)),
     )
     # The official --delete removes every file outside the selection; egoget refuses it.
     delete: bool = False
@@ -366,118 +607,150 @@ class EgoExoConfig(DatasetConfig):
     force: bool | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class Ego2ExoConfig(EgoExoConfig):
     """`egoget download ego2exo`: the benchmark's 249 Ego-Exo4D takes and its metadata."""
 
     dataset: str = "ego2exo"
     # Videos beside the features: none, "448" (downscaled_takes/448) or "takes" (full size);
     # the same as adding that part to --parts.
-    videos: str | None = Field(None, pattern="^(448|takes)$")
+    videos: str | None = field(default=None, metadata=rule(pattern="^(448|takes)$"))
     metadata: bool = True
-    metadata_url: str = Field(
-        "https://huggingface.co/datasets/Tarun23/Ego2Exo/resolve/main/ego2exo.json",
-        description="Where ego2exo.json is fetched from first (Google Drive is the fallback)",
+    metadata_url: str = field(
+        default="https://huggingface.co/datasets/Tarun23/Ego2Exo/resolve/main/ego2exo.json",
+        metadata=rule(
+            description="Where ego2exo.json is fetched from first (Google Drive is the fallback)"
+        ),
     )
 
 
+@dataclass(frozen=True, kw_only=True)
 class EgoSchemaConfig(DatasetConfig):
     """`egoget download egoschema`: the clips behind the benchmark's presigned links."""
 
     dataset: str = "egoschema"
-    uid_to_url: UserPath | None = None
+    uid_to_url: Path | None = None
     # Routes to the clips, tried in this order until one can be planned.
-    source: list[str] = Field(default_factory=list)
+    source: list[str] = field(default_factory=list)
     metadata: bool = True
-    metadata_url: str = Field(
-        "https://raw.githubusercontent.com/egoschema/EgoSchema/main/",
-        description="Where questions.json, subset_answers.json and uid_to_ego4d.json live",
+    metadata_url: str = field(
+        default="https://raw.githubusercontent.com/egoschema/EgoSchema/main/",
+        metadata=rule(
+            description="Where questions.json, subset_answers.json and uid_to_ego4d.json live"
+        ),
     )
-    hf_url: str = Field(
-        "https://huggingface.co/datasets/lmms-lab/egoschema/resolve/main/",
-        description="The Hugging Face route's base URL (a mirror of lmms-lab/egoschema)",
+    hf_url: str = field(
+        default="https://huggingface.co/datasets/lmms-lab/egoschema/resolve/main/",
+        metadata=rule(
+            description="The Hugging Face route's base URL (a mirror of lmms-lab/egoschema)"
+        ),
     )
-    kaggle_url: str = Field(
-        "https://api.kaggle.com/v1/", description="Kaggle's API, for the kaggle route"
+    kaggle_url: str = field(
+        default="https://api.kaggle.com/v1/",
+        metadata=rule(description="Kaggle's API, for the kaggle route"),
     )
 
 
+@dataclass(frozen=True, kw_only=True)
 class Ego4dSocialConfig(DatasetConfig):
     """`egoget download ego4d-social`: the Looking-at-me / Talking-to-me `data/` folder."""
 
     dataset: str = "ego4d-social"
     version: str = "v2_1"
-    universities: list[str] = Field(default_factory=list)
+    universities: list[str] = field(default_factory=list)
     cut_clips: bool = False
-    cut_procs: int = Field(default_factory=default_encoders, ge=1)
+    cut_procs: int = field(default_factory=default_encoders, metadata=rule(ge=1))
     # The baselines' checkpoints from Google Drive, into checkpoints/.
     checkpoints: bool = False
     # Which baseline's clips to cut: lam (Looking-at-me) or ttm (Talking-to-me).
-    branch: str = Field("lam", pattern="^(lam|ttm)$")
+    branch: str = field(default="lam", metadata=rule(pattern="^(lam|ttm)$"))
     # The social_test release too, unpacked, its folder for the branch linked into data/.
     test: bool = False
 
 
+@dataclass(frozen=True, kw_only=True)
 class EgoVlpConfig(DatasetConfig):
     """`egoget download egovlp`: EgoClip, EgoMCQ, EgoVLP weights and features from Drive."""
 
     dataset: str = "egovlp"
-    parts: list[str] = Field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
 
 
 def load_json_config(path: Path) -> dict[str, Any]:
     return read_json_object(path, "config file", ConfigError)
 
 
-def aliases(model: type[BaseModel]) -> dict[str, str]:
+def aliases(model: type[Options]) -> dict[str, str]:
     """Each other spelling a config key may have (the official CLIs'), to its field's name."""
-    renames: dict[str, str] = {}
-    for name, info in model.model_fields.items():
-        if isinstance(info.validation_alias, AliasChoices):
-            for choice in info.validation_alias.choices:
-                if isinstance(choice, str) and choice != name:
-                    renames[choice] = name
-    return renames
+    return {alias: f.name for f in dataclasses.fields(model) for alias in _rule_of(f).aliases}
 
 
-def canonical_keys(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+def canonical_keys(model: type[Options], values: dict[str, Any]) -> dict[str, Any]:
     """Rename alias keys (the official CLIs' spellings, e.g. ``datasets``) to field names, so
     a config file's value and a flag for the same option meet under one key."""
     renames = aliases(model)
     return {renames.get(key, key): value for key, value in values.items()}
 
 
-def config_schema(model: type[BaseModel]) -> dict[str, Any]:
+def _json_schema_of(kind: Any) -> dict[str, Any]:
+    origin = typing.get_origin(kind)
+    if origin is typing.Union or origin is types.UnionType:
+        return {"anyOf": [_json_schema_of(arm) for arm in typing.get_args(kind)]}
+    if origin is list:
+        return {"type": "array", "items": _json_schema_of(typing.get_args(kind)[0])}
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return {"enum": [member.value for member in kind], "type": "string"}
+    simple = {str: "string", int: "integer", float: "number", bool: "boolean", Path: "string",
+              type(None): "null"}  # fmt: skip
+    return {"type": simple[kind], **({"format": "path"} if kind is Path else {})}
+
+
+def _json_default(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def config_schema(model: type[Options]) -> dict[str, Any]:
     """The JSON Schema of a config file: every field, under its name and every alias, so that
     an official CLI's config (``output_directory``, ``datasets``, ...) validates as it runs."""
-    schema = model.model_json_schema()
-    properties = schema["properties"]
-    spellings: dict[str, list[str]] = {}
-    for alias, name in aliases(model).items():
-        properties[alias] = {**properties[name], "description": f"The same as {name!r}."}
-        spellings.setdefault(name, [name]).append(alias)
+    properties: dict[str, Any] = {}
+    required: list[list[str]] = []
+    for f in dataclasses.fields(model):
+        spec = _rule_of(f)
+        prop = {
+            "title": f.name.replace("_", " ").capitalize(),
+            **_json_schema_of(_kinds(model)[f.name]),
+        }
+        if spec.description:
+            prop["description"] = spec.description
+        bounds = {
+            "minimum": spec.ge,
+            "maximum": spec.le,
+            "exclusiveMinimum": spec.gt,
+            "pattern": spec.pattern,
+        }
+        prop.update({key: bound for key, bound in bounds.items() if bound is not None})
+        if f.default is not dataclasses.MISSING:
+            prop["default"] = _json_default(f.default)
+        elif f.default_factory is list:
+            prop["default"] = []
+        elif f.default_factory is dataclasses.MISSING:
+            required.append([f.name, *spec.aliases])
+        properties[f.name] = prop
+        for alias in spec.aliases:
+            properties[alias] = {**prop, "description": f"The same as {f.name!r}."}
+    schema: dict[str, Any] = {
+        "title": model.__name__,
+        "description": (model.__doc__ or "").strip(),
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
     # A required option may come under any of its spellings.
-    required = schema.get("required", [])
-    for name in [n for n in required if n in spellings]:
-        required.remove(name)
-        schema.setdefault("allOf", []).append(
-            {"anyOf": [{"required": [spelling]} for spelling in spellings[name]]}
-        )
+    for spellings in required:
+        if len(spellings) == 1:
+            schema.setdefault("required", []).append(spellings[0])
+        else:
+            schema.setdefault("allOf", []).append(
+                {"anyOf": [{"required": [spelling]} for spelling in spellings]}
+            )
     return schema
-
-
-def build_config(model: type[ModelT], values: dict[str, Any], origin: str) -> ModelT:
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        problems = []
-        unknown = False
-        for error in exc.errors():
-            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            if error["type"] == "extra_forbidden":
-                unknown = True
-                problems.append(f"unknown option {key!r}")
-            else:
-                problems.append(f"{key}: {error['msg'].removeprefix('Value error, ')}")
-        # The list of every option helps with a misspelt key, not with a bad value.
-        hint = f"valid options: {', '.join(sorted(model.model_fields))}" if unknown else None
-        raise ConfigError(f"invalid {origin}: " + "; ".join(problems), hint=hint) from None

@@ -802,8 +802,8 @@ class MetadataFetcher:
             )
             for file in files
         }
-        config = self._session.config.model_copy(
-            update={"output": cache, "dry_run": False, "bucket_output": None}
+        config = dataclasses.replace(
+            self._session.config, output=cache, dry_run=False, bucket_output=None
         )
         ensure_output_dir(cache)
         with OutputSession(config, registry, shared=True) as cached:

@@ -149,6 +149,39 @@ def test_bad_config_is_exit_2_naming_the_problem(
     assert "Traceback" not in result.output
 
 
+def test_config_values_as_strings_are_read_as_the_options_types(
+    demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    """A config written by a shell script quotes everything: "2" is 2, "false" is false."""
+    obj = first_video(demo_objects)
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({
+        "uris": [obj.uri], "output_directory": str(tmp_path / "a"), "procs": "2",
+        "max_attempts": "3", "stall_timeout_s": "12.5", "dry_run": "false",
+    }))  # fmt: skip
+    result = run_cli(["fetch", "--config", str(config)], capsys)
+    assert result.exit_code == 0, result.output
+    assert_same_bytes(tmp_path / "a" / obj.key.rsplit("/", 1)[1], obj)
+
+
+def test_every_bad_value_in_a_config_is_named_at_once(
+    tmp_path: Path, capsys: CaptureFixture
+) -> None:
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({
+        "output": "x", "procs": 300, "dry_run": "perhaps", "uris": ["s3://b/k", 7],
+        "io_mode": "fast", "trust_existing": "never",
+    }))  # fmt: skip
+    result = run_cli(["fetch", "--config", str(config)], capsys)
+    assert result.exit_code == 2, result.output
+    for problem in ("procs: Input should be less than or equal to 256", "dry_run:", "uris.1:",
+                    "io_mode: Input should be one of 'auto', 'direct', 'buffered'",
+                    "trust_existing:"):  # fmt: skip
+        assert problem in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
 def test_dry_run_prints_the_plan_and_fetches_nothing(
     demo_objects: list[MirrorObject], tmp_path: Path, capsys: CaptureFixture
 ) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import click
-from pydantic import BaseModel
 
-from ..config import FetchConfig, TransferConfig, config_schema
+from ..config import FetchConfig, Options, TransferConfig, build_config, config_schema
 from ..datasets import DATASETS, ego4d
 from ..datasets.choices import check_choices
 from ..run import read_small_object, source_registry
@@ -40,8 +39,10 @@ def list_command(
         for heading, values in dataset.describe():
             click.echo(f"  {heading}: {', '.join(values)}")
     if live and "ego4d" in names:
-        config = TransferConfig.model_validate(
-            {"output": ".", "endpoint_url": endpoint_url, "aws_profile": aws_profile}
+        config = build_config(
+            TransferConfig,
+            {"output": ".", "endpoint_url": endpoint_url, "aws_profile": aws_profile},
+            "options",
         )
         show_release_parts(source_registry(config), version or ego4d.DEFAULT_VERSION)
 
@@ -62,5 +63,5 @@ def config() -> None:
 @click.argument("command", type=click.Choice(["fetch", *DATASETS]), default="ego4d")
 def schema(command: str) -> None:
     """Print the JSON Schema of the config file for COMMAND (fetch or a dataset's download)."""
-    model: type[BaseModel] = FetchConfig if command == "fetch" else DATASETS[command].config_model
+    model: type[Options] = FetchConfig if command == "fetch" else DATASETS[command].config_model
     click.echo(json.dumps(config_schema(model), indent=2))

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from pydantic import BaseModel
 
 from ..config import (
     EMPTY_OUTPUT,
     IoMode,
+    Options,
     canonical_keys,
     is_bucket_output,
     load_json_config,
@@ -424,7 +424,7 @@ _CLI_ONLY = {"config_file", "quiet", "progress", "report_file"}
 
 
 def merged_values(
-    ctx: click.Context, params: dict[str, Any], model: type[BaseModel]
+    ctx: click.Context, params: dict[str, Any], model: type[Options]
 ) -> dict[str, Any]:
     """JSON config values, overridden by every flag the user actually typed."""
     values: dict[str, Any] = {}

@@ -46,15 +46,13 @@ def plan_run(config: Ego2ExoConfig, registry: SourceRegistry, fetcher: Fetcher) 
                 hint="Ego2Exo has 249 takes (`egoget list ego2exo`); for others, use "
                 "`egoget download egoexo`",
             )
-    values = config.model_dump(exclude={"dataset", "videos", "metadata", "metadata_url", "shard"})
+    values = config.values(exclude={"dataset", "videos", "metadata", "metadata_url", "shard"})
     values.update(
         parts=parts,
         benchmarks=config.benchmarks or [BENCHMARK],
         uids=list(config.uids or takes),
     )
-    planned = egoexo.plan_run(
-        EgoExoConfig.model_validate(values), registry, fetcher, uids_from="Ego2Exo"
-    )
+    planned = egoexo.plan_run(EgoExoConfig(**values), registry, fetcher, uids_from="Ego2Exo")
     files, refused = list(planned.plan.files), list(planned.refused)
     notes = [
         f"ego2exo: {', '.join(parts)} of {len(config.uids or takes)} Ego2Exo takes",

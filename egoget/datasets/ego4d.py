@@ -38,7 +38,7 @@ from .choices import check_choices, shown_names
 
 CONSORTIUM_BUCKET = "ego4d-consortium-sharing"
 VERSIONS = ("v1", "v2", "v2_1")
-DEFAULT_VERSION: str = Ego4dConfig.model_fields["version"].default
+DEFAULT_VERSION: str = Ego4dConfig.default_of("version")
 DEFAULT_PARTS = ("annotations",)  # as the official CLI
 VIDEO_PARTS = ("full_scale", "clips", "components/videos", "video_540ss")
 FILE_PARTS = (

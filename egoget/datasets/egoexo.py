@@ -36,7 +36,7 @@ from . import Fetcher
 from .choices import check_choices
 from .ego4d import UNIVERSITY_BUCKETS
 
-DEFAULT_RELEASE: str = EgoExoConfig.model_fields["release"].default
+DEFAULT_RELEASE: str = EgoExoConfig.default_of("release")
 DEFAULT_PARTS = (
     "metadata", "captures", "takes", "take_trajectory", "take_vrs_noimagestream", "annotations",
 )  # fmt: skip
