@@ -180,7 +180,7 @@ def _kinds(model: type) -> dict[str, Any]:
     return _KINDS[model]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class Options:
     """The root of every options model: how a dict of values becomes one, and back."""
 
@@ -390,7 +390,7 @@ def _endpoint_is_a_url(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class TransferConfig(Options):
     """How bytes move: shared by every command that downloads."""
 
@@ -522,13 +522,13 @@ class TransferConfig(Options):
         return parse_rate(self.limit_rate) if self.limit_rate else None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class FetchConfig(TransferConfig):
     uris: list[str] = field(default_factory=list)
     from_file: Path | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class DatasetConfig(TransferConfig):
     """Options of every `egoget download DATASET`."""
 
@@ -548,7 +548,7 @@ class DatasetConfig(TransferConfig):
         return parse_shard(self.shard) if self.shard else None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class Ego4dConfig(DatasetConfig):
     """`egoget download ego4d`. The official `ego4d` CLI's config keys are accepted too."""
 
@@ -585,7 +585,7 @@ class Ego4dConfig(DatasetConfig):
         return uids
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class EgoExoConfig(DatasetConfig):
     """`egoget download egoexo`. The official `egoexo` CLI's option names are accepted too."""
 
@@ -607,7 +607,7 @@ class EgoExoConfig(DatasetConfig):
     force: bool | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class Ego2ExoConfig(EgoExoConfig):
     """`egoget download ego2exo`: the benchmark's 249 Ego-Exo4D takes and its metadata."""
 
@@ -624,7 +624,7 @@ class Ego2ExoConfig(EgoExoConfig):
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class EgoSchemaConfig(DatasetConfig):
     """`egoget download egoschema`: the clips behind the benchmark's presigned links."""
 
@@ -651,7 +651,7 @@ class EgoSchemaConfig(DatasetConfig):
     )
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class Ego4dSocialConfig(DatasetConfig):
     """`egoget download ego4d-social`: the Looking-at-me / Talking-to-me `data/` folder."""
 
@@ -668,7 +668,7 @@ class Ego4dSocialConfig(DatasetConfig):
     test: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class EgoVlpConfig(DatasetConfig):
     """`egoget download egovlp`: EgoClip, EgoMCQ, EgoVLP weights and features from Drive."""
 
