@@ -63,9 +63,6 @@ def _rule_of(f: dataclasses.Field[Any]) -> Rule:
     return found if isinstance(found, Rule) else Rule()
 
 
-_NO_VALUE = object()
-
-
 def _expand_user_path(value: Any) -> Any:
     """~ and $VARS in a path, as the official CLIs and shells expand them (config.py:124)."""
     if isinstance(value, str | os.PathLike):
@@ -222,10 +219,7 @@ def _validate(model: type[OptionsT], values: dict[str, Any]) -> tuple[OptionsT |
         values = model.prepare(dict(values))
     except ValueError as exc:
         return None, [f"(top level): {exc}"]
-    spellings = {}
-    for f in dataclasses.fields(model):
-        for spelling in (f.name, *_rule_of(f).aliases):
-            spellings[spelling] = f.name
+    spellings = {s for f in dataclasses.fields(model) for s in (f.name, *_rule_of(f).aliases)}
     problems += [f"unknown option {key!r}" for key in values if key not in spellings]
     kinds = _kinds(model)
     chosen: dict[str, Any] = {}
