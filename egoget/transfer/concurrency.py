@@ -34,8 +34,8 @@ CALM_AFTER_RETRY_S = 10.0
 
 class ConcurrencyTuner:
     """Slots for workers: a worker holds one while it fetches (a chunk, a file's first
-    request), and keeps it for its next unless the level has fallen. ``observe`` is called
-    about every 0.1 s with the bytes received so far."""
+    request); between small files it may keep it (``keep``) unless the level has fallen.
+    ``observe`` is called about every 0.1 s with the bytes received so far."""
 
     def __init__(self, cap: int, start: int = START_LEVEL):
         self.cap = max(1, cap)
